@@ -1,0 +1,150 @@
+"""``capture()``: run one forward pass with hooks and return what they saw.
+
+Hooks are registered for the one call and removed in ``finally``. The model is
+shared by every browser session, each in its own thread, so a hook keeps only
+what its own thread computes: a second capture running at the same time fires
+the same hook points but is ignored here and kept by its own hooks.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.capture_result import Capture
+from model.checkpoints import LoadedModel
+
+PATTERN = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(pattern|q|k|v)$")
+POSITIONS = "embeddings.hook_positions"
+
+
+@contextmanager
+def hooked(modules: dict[str, nn.Module], fn: Callable[[str, torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
+    """Call ``fn(name, output)`` for each named module's output, in this thread only, inside the block.
+
+    ``fn`` may return a tensor to replace the output (an ablation) or None to leave it.
+    """
+    owner = threading.get_ident()
+    handles = []
+
+    def make(name: str):
+        def hook(module, args, output):
+            if threading.get_ident() == owner:
+                return fn(name, output)
+            return None
+        return hook
+
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_hook(make(name)))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def kind_of(stack: str, attn: str) -> str:
+    if attn == "cross_attn":
+        return "cross"
+    return stack
+
+
+def greedy_decode(model: LoadedModel, src: torch.Tensor, max_len: int) -> list[int]:
+    """Target ids, BOS first, written one argmax at a time until EOS."""
+    codec = model.target_codec
+    bos, eos = codec.full.token_to_id("<s>"), codec.full.token_to_id("</s>")
+    memory = model.net.encode(src)
+    out = [bos]
+    for _ in range(max_len - 1):
+        logits = model.net.decode(torch.tensor([out]), memory, src)  # (1, U, V)
+        nxt = int(logits[0, -1].argmax())
+        out.append(nxt)
+        if nxt == eos:
+            break
+    return out
+
+
+def capture(model: LoadedModel, text: str, target: str | None = None, *,
+            zero_positions: bool = False, keep_qkv: bool = True) -> Capture:
+    """Tokenise ``text``, run the model once with hooks, return a ``Capture``.
+
+    Raises ``ValueError`` with a readable message for text with nothing to read.
+    Text longer than the model's positions is truncated and ``Capture.truncated``
+    and ``Capture.notice`` say so. ``zero_positions`` replaces the positional
+    vectors with zeros through the positions hook point (an ablation).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("The text is empty: type a sentence to see its attention.")
+    enc = model.codec.encode(text)
+    content = [t for t in enc.tokens if t not in model.codec.special_tokens]
+    if not content:
+        raise ValueError("The text has no readable tokens: type a sentence to see its attention.")
+    notice = None
+    if enc.truncated:
+        notice = (f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
+                  f"so the last {enc.n_total - len(enc.ids)} were left out.")
+
+    net = model.net
+    src = torch.tensor([enc.ids])  # (1, T)
+    target_ids = None
+    with torch.inference_mode():
+        if net.cfg.arch == "encoder-decoder":
+            if target is None:
+                target_ids = greedy_decode(model, src, net.cfg.max_positions)
+            else:
+                target_ids = model.target_codec.encode(target).ids
+    found: dict[tuple[str, int, str], np.ndarray] = {}
+    positions: list[np.ndarray] = []
+
+    def record(name: str, output: torch.Tensor) -> torch.Tensor | None:
+        if name == POSITIONS:
+            if zero_positions:
+                output = torch.zeros_like(output)
+            if not positions:
+                positions.append(output.detach().float().cpu().numpy().copy())
+            return output if zero_positions else None
+        m = PATTERN.match(name)
+        if m:
+            stack, layer, attn, what = m.groups()
+            found[(kind_of(stack, attn), int(layer), what)] = output[0].detach().float().cpu().numpy().copy()
+        return None
+
+    points = {n: p for n, p in net.hook_points().items()
+              if n == POSITIONS or (PATTERN.match(n) and (keep_qkv or n.endswith("hook_pattern")))}
+    with hooked(points, record), torch.inference_mode():
+        if target_ids is None:
+            net(src)
+        else:
+            net(src, torch.tensor([target_ids]))
+
+    attentions, qkv = {}, {}
+    for kind in ("encoder", "decoder", "cross"):
+        layers = sorted(layer for (k, layer, w) in found if k == kind and w == "pattern")
+        if not layers:
+            continue
+        attentions[kind] = np.stack([found[(kind, i, "pattern")] for i in layers]).astype(np.float32)
+        if keep_qkv:
+            qkv[kind] = {w: np.stack([found[(kind, i, w)] for i in layers]) for w in ("q", "k", "v")}
+    target_tokens = None
+    output_text = None
+    if target_ids is not None:
+        target_tokens = [model.target_codec.full.id_to_token(i) for i in target_ids]
+        output_text = model.target_codec.decode(target_ids)
+    return Capture(
+        tokens=enc.tokens,
+        attentions=attentions,
+        positions=positions[0] if positions else None,
+        target_tokens=target_tokens,
+        model_name=model.name,
+        truncated=enc.truncated,
+        notice=notice,
+        positions_note=None if positions else f"{model.name} adds no positional vectors to its embeddings.",
+        qkv=qkv,
+        output_text=output_text,
+    )

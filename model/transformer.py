@@ -1,0 +1,288 @@
+"""Our Transformer: one config, explicit attention, named hook points.
+
+Read top to bottom: config -> hook point -> positional encodings -> embeddings
+-> multi-head attention -> feed-forward -> encoder / decoder layers -> the
+three model shapes (encoder, decoder-only, encoder-decoder).
+
+Every tensor a user may want to look at passes through a ``HookPoint``, an
+identity module, so a forward hook on it sees the value. Hook names are module
+paths from ``named_modules()``, e.g. ``encoder.layers.3.self_attn.hook_pattern``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Positional = Literal["sinusoidal", "learned", "none"]
+Arch = Literal["encoder", "decoder", "encoder-decoder"]
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Everything that shapes the network; passed to every module."""
+
+    vocab_size: int
+    d_model: int = 384
+    n_heads: int = 12
+    n_layers: int = 6  # encoder layers (or decoder layers for a decoder-only model)
+    n_decoder_layers: int = 0  # decoder layers of an encoder-decoder model
+    d_ff: int = 1536
+    max_positions: int = 512
+    positional: Positional = "learned"
+    arch: Arch = "encoder"
+    norm_first: bool = False  # pre-LN; False is post-LN as in BERT
+    activation: Literal["gelu", "relu"] = "gelu"
+    layer_norm_eps: float = 1e-12
+    type_vocab_size: int = 0  # BERT's segment embeddings; 0 for none
+    embedding_norm: bool = False  # BERT normalises the summed embeddings
+    scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model) (Vaswani)
+    target_vocab_size: int = 0  # decoder vocabulary of an encoder-decoder model
+    pad_id: int = 0
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+
+
+class HookPoint(nn.Module):
+    """Identity. Exists so that a forward hook can read (or replace) the value."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def sinusoidal_table(n_positions: int, d_model: int) -> torch.Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(same)."""
+    position = torch.arange(n_positions, dtype=torch.float32).unsqueeze(1)  # (P, 1)
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(n_positions, d_model)
+    table[:, 0::2] = torch.sin(position * div)
+    table[:, 1::2] = torch.cos(position * div[: d_model // 2])
+    return table
+
+
+class Embeddings(nn.Module):
+    """Token embedding + positional encoding (+ segment embedding, + LayerNorm for BERT)."""
+
+    def __init__(self, cfg: TransformerConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tokens = nn.Embedding(vocab_size, cfg.d_model)
+        if cfg.positional == "learned":
+            self.positions = nn.Embedding(cfg.max_positions, cfg.d_model)
+        elif cfg.positional == "sinusoidal":
+            # A buffer, not a parameter: saved with the model, never trained.
+            self.register_buffer("sinusoid", sinusoidal_table(cfg.max_positions, cfg.d_model), persistent=False)
+        self.token_types = nn.Embedding(cfg.type_vocab_size, cfg.d_model) if cfg.type_vocab_size else None
+        self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.embedding_norm else None
+        self.hook_positions = HookPoint()  # (T, d_model): the vectors added at positions 0..T-1
+
+    def position_table(self, n_positions: int | None = None) -> torch.Tensor | None:
+        """The positional vectors for positions 0..n-1, or None when the model has none."""
+        n = self.cfg.max_positions if n_positions is None else n_positions
+        if self.cfg.positional == "learned":
+            return self.positions.weight[:n]
+        if self.cfg.positional == "sinusoidal":
+            return self.sinusoid[:n]
+        return None
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        B, T = ids.shape
+        if T > self.cfg.max_positions:
+            raise ValueError(f"{T} tokens exceed the model's {self.cfg.max_positions} positions")
+        x = self.tokens(ids)  # (B, T, d)
+        if self.cfg.scale_embeddings:
+            x = x * math.sqrt(self.cfg.d_model)
+        table = self.position_table(T)
+        if table is not None:
+            x = x + self.hook_positions(table)  # (T, d) broadcasts over B
+        if self.token_types is not None:
+            x = x + self.token_types(torch.zeros_like(ids))  # one segment: type 0
+        if self.norm is not None:
+            x = self.norm(x)
+        return x
+
+
+class MultiHeadAttention(nn.Module):
+    """softmax(Q K^T / sqrt(d_head) + mask) V, computed explicitly so every weight is seen."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.query = nn.Linear(cfg.d_model, cfg.d_model)
+        self.key = nn.Linear(cfg.d_model, cfg.d_model)
+        self.value = nn.Linear(cfg.d_model, cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        self.hook_q = HookPoint()  # (B, nh, T, hs)
+        self.hook_k = HookPoint()  # (B, nh, S, hs)
+        self.hook_v = HookPoint()  # (B, nh, S, hs)
+        self.hook_scores = HookPoint()  # (B, nh, T, S), scaled and masked, before softmax
+        self.hook_pattern = HookPoint()  # (B, nh, T, S), rows sum to 1
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, T, d) queries; context: (B, S, d) keys/values (x itself for self-attention);
+        mask: additive, broadcastable to (B, nh, T, S), 0 where allowed and very negative elsewhere."""
+        B, T, C = x.shape
+        nh, hs = self.cfg.n_heads, self.cfg.d_head
+        kv = x if context is None else context
+        S = kv.shape[1]
+        q = self.hook_q(self.query(x).view(B, T, nh, hs).transpose(1, 2))  # (B, nh, T, hs)
+        k = self.hook_k(self.key(kv).view(B, S, nh, hs).transpose(1, 2))  # (B, nh, S, hs)
+        v = self.hook_v(self.value(kv).view(B, S, nh, hs).transpose(1, 2))  # (B, nh, S, hs)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
+        if mask is not None:
+            scores = scores + mask
+        scores = self.hook_scores(scores)
+        pattern = self.hook_pattern(F.softmax(scores, dim=-1))  # (B, nh, T, S)
+        z = pattern @ v  # (B, nh, T, hs)
+        z = z.transpose(1, 2).reshape(B, T, C)  # (B, T, d): heads side by side again
+        return self.out(z)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.down = nn.Linear(cfg.d_ff, cfg.d_model)
+        self.act = nn.GELU() if cfg.activation == "gelu" else nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(self.act(self.up(x)))
+
+
+class Sublayer(nn.Module):
+    """A residual block around one sublayer, post-LN (BERT) or pre-LN (GPT-2)."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.norm_first = cfg.norm_first
+        self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, fn) -> torch.Tensor:
+        if self.norm_first:
+            return x + fn(self.norm(x))
+        return self.norm(x + fn(x))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(cfg)
+        self.attn_block = Sublayer(cfg)
+        self.ffn = FeedForward(cfg)
+        self.ffn_block = Sublayer(cfg)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.attn_block(x, lambda h: self.self_attn(h, mask=mask))
+        return self.ffn_block(x, self.ffn)
+
+
+class DecoderLayer(nn.Module):
+    """Causal self-attention, then (encoder-decoder only) cross-attention, then feed-forward."""
+
+    def __init__(self, cfg: TransformerConfig, cross: bool) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(cfg)
+        self.attn_block = Sublayer(cfg)
+        self.cross_attn = MultiHeadAttention(cfg) if cross else None
+        self.cross_block = Sublayer(cfg) if cross else None
+        self.ffn = FeedForward(cfg)
+        self.ffn_block = Sublayer(cfg)
+
+    def forward(self, x: torch.Tensor, causal: torch.Tensor, memory: torch.Tensor | None = None,
+                memory_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.attn_block(x, lambda h: self.self_attn(h, mask=causal))
+        if self.cross_attn is not None:
+            x = self.cross_block(x, lambda h: self.cross_attn(h, context=memory, mask=memory_mask))
+        return self.ffn_block(x, self.ffn)
+
+
+class Stack(nn.Module):
+    """A list of layers, plus the final LayerNorm a pre-LN stack needs."""
+
+    def __init__(self, cfg: TransformerConfig, layers: list[nn.Module]) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.final_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.norm_first else None
+
+
+def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """(B, 1, 1, S) additive mask hiding padding keys."""
+    blocked = (ids == pad_id)[:, None, None, :]
+    return torch.zeros(blocked.shape).masked_fill(blocked, torch.finfo(torch.float32).min)
+
+
+def causal_mask(T: int) -> torch.Tensor:
+    """(T, T) additive mask: query t sees keys 0..t only."""
+    upper = torch.ones(T, T, dtype=torch.bool).triu(1)
+    return torch.zeros(T, T).masked_fill(upper, torch.finfo(torch.float32).min)
+
+
+class Transformer(nn.Module):
+    """Encoder, decoder-only or encoder-decoder, chosen by ``cfg.arch``.
+
+    ``forward(ids)`` returns the last hidden states (B, T, d) of an encoder and the
+    logits (B, T, V) of a decoder-only model; ``forward(ids, target_ids)`` returns
+    the decoder logits (B, U, V) of an encoder-decoder model.
+    """
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embeddings = Embeddings(cfg, cfg.vocab_size)
+        if cfg.arch in ("encoder", "encoder-decoder"):
+            self.encoder = Stack(cfg, [EncoderLayer(cfg) for _ in range(cfg.n_layers)])
+        if cfg.arch == "decoder":
+            self.decoder = Stack(cfg, [DecoderLayer(cfg, cross=False) for _ in range(cfg.n_layers)])
+            self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if cfg.arch == "encoder-decoder":
+            self.target_embeddings = Embeddings(cfg, cfg.target_vocab_size or cfg.vocab_size)
+            self.decoder = Stack(cfg, [DecoderLayer(cfg, cross=True) for _ in range(cfg.n_decoder_layers)])
+            self.lm_head = nn.Linear(cfg.d_model, cfg.target_vocab_size or cfg.vocab_size, bias=False)
+
+    def hook_points(self) -> dict[str, HookPoint]:
+        """Every hook point by module path: the one list of names a user can hook."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
+
+    def encode(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, S) source ids -> (B, S, d) encoder states."""
+        mask = padding_mask(ids, self.cfg.pad_id) if (ids == self.cfg.pad_id).any() else None
+        x = self.embeddings(ids)
+        for layer in self.encoder.layers:
+            x = layer(x, mask)
+        return x if self.encoder.final_norm is None else self.encoder.final_norm(x)
+
+    def decode(self, target_ids: torch.Tensor, memory: torch.Tensor | None = None,
+               memory_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, U) target ids (+ encoder memory) -> (B, U, V) logits."""
+        embed = self.embeddings if self.cfg.arch == "decoder" else self.target_embeddings
+        x = embed(target_ids)
+        causal = causal_mask(target_ids.shape[1])
+        memory_mask = None
+        if memory_ids is not None and (memory_ids == self.cfg.pad_id).any():
+            memory_mask = padding_mask(memory_ids, self.cfg.pad_id)
+        for layer in self.decoder.layers:
+            x = layer(x, causal, memory, memory_mask)
+        if self.decoder.final_norm is not None:
+            x = self.decoder.final_norm(x)
+        return self.lm_head(x)
+
+    def forward(self, ids: torch.Tensor, target_ids: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.arch == "encoder":
+            return self.encode(ids)
+        if self.cfg.arch == "decoder":
+            return self.decode(ids)
+        if target_ids is None:
+            raise ValueError("an encoder-decoder model needs target ids")
+        return self.decode(target_ids, self.encode(ids), ids)

@@ -1,0 +1,1 @@
+"""Streamlit pieces of the dashboard: one module per view, each a ``render`` function."""
