@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def set_sentence(pg, text: str) -> None:
-    box = pg.get_by_label("Sentence")
+    box = pg.get_by_label("Sentence", exact=True)
     box.fill(text)
     box.press("Control+Enter")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
+from ui.settings import Settings
 from viz.heatmaps import attention_heatmap
 
 
-def render(cap: Capture, kind: str = "encoder") -> None:
+def render(cap: Capture, settings: Settings, kind: str = "encoder") -> None:
     att = cap.attentions[kind]
     n_layers, n_heads = att.shape[:2]
     col1, col2 = st.columns(2)
@@ -16,6 +17,6 @@ def render(cap: Capture, kind: str = "encoder") -> None:
     head = col2.slider("Head", 0, n_heads - 1, 0, key="head")
     fig = attention_heatmap(
         att[layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
-        title=f"{cap.model_name} {kind} layer {layer} head {head}",
+        title=f"{cap.model_name} {kind} layer {layer} head {head}", colorscale=settings.colorscale,
     )
     st.plotly_chart(fig, width="stretch", key="head_view_chart")

@@ -1,0 +1,34 @@
+"""The sidebar: model, sentence and display options."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.settings import Settings
+from ui.state import MODELS
+
+EXAMPLES = [
+    "The animal didn't cross the street because it was too tired.",
+    "The animal didn't cross the street because it was too wide.",
+    "The cat sat on the mat.",
+    "the cat saw the dog and the bird",
+    "She went to the bank to deposit money, then sat on the river bank.",
+]
+
+
+def render() -> Settings:
+    with st.sidebar:
+        model_name = st.selectbox("Model", list(MODELS), format_func=MODELS.get, key="model")
+        example = st.selectbox("Example sentences", EXAMPLES, index=None, placeholder="Pick an example...",
+                               key="example")
+        if example and st.session_state.get("_last_example") != example:
+            st.session_state["_last_example"] = example
+            st.session_state["text"] = example
+        text = st.text_area("Sentence", EXAMPLES[0], key="text")
+        st.subheader("Display")
+        hide_special = st.checkbox("Hide special tokens ([CLS], [SEP]) and renormalise rows", key="hide_special")
+        combine = st.radio("Heads", ["head", "mean", "max"], horizontal=True, key="combine",
+                           format_func={"head": "one head", "mean": "mean of layer", "max": "max of layer"}.get)
+        colorscale = st.selectbox("Colour scale", ["Blues", "Viridis", "Magma", "Greys", "YlOrRd"], key="colorscale")
+    return Settings(model_name=model_name, text=text, hide_special=hide_special, combine=combine,
+                    colorscale=colorscale)
