@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
+from ui.figure import show
 from ui.settings import Settings
 from viz.heatmaps import attention_heatmap
 
@@ -19,4 +20,4 @@ def render(cap: Capture, settings: Settings, kind: str = "encoder") -> None:
         att[layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
         title=f"{cap.model_name} {kind} layer {layer} head {head}", colorscale=settings.colorscale,
     )
-    st.plotly_chart(fig, width="stretch", key="head_view_chart")
+    show(fig, f"{cap.model_name}_L{layer}_H{head}_{kind}", key="head_view_chart")

@@ -1,0 +1,19 @@
+"""Showing a figure in the page: every view goes through ``show`` so all charts behave alike."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+
+def plotly_config(name: str) -> dict:
+    """The Plotly toolbar's camera button saves a 2x PNG named after what it holds."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
+    }
+
+
+def show(fig: go.Figure, name: str, key: str | None = None) -> None:
+    """Draw ``fig``; ``name`` is the file name (no extension) its exports get, e.g. ``minilm_L2_H5_encoder``."""
+    st.plotly_chart(fig, width="stretch", key=key or f"chart_{name}", config=plotly_config(name))
