@@ -112,7 +112,8 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
         m = PATTERN.match(name)
         if m:
             stack, layer, attn, what = m.groups()
-            found[(kind_of(stack, attn), int(layer), what)] = output[0].detach().float().cpu().numpy().copy()
+            # A fresh tensor the forward pass never writes to again: numpy shares its memory, no copy.
+            found[(kind_of(stack, attn), int(layer), what)] = output[0].detach().float().cpu().numpy()
         return None
 
     points = {n: p for n, p in net.hook_points().items()
@@ -128,7 +129,7 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
         layers = sorted(layer for (k, layer, w) in found if k == kind and w == "pattern")
         if not layers:
             continue
-        attentions[kind] = np.stack([found[(kind, i, "pattern")] for i in layers]).astype(np.float32)
+        attentions[kind] = np.stack([found[(kind, i, "pattern")] for i in layers]).astype(np.float32, copy=False)
         if keep_qkv:
             qkv[kind] = {w: np.stack([found[(kind, i, w)] for i in layers]) for w in ("q", "k", "v")}
     target_tokens = None
