@@ -174,4 +174,7 @@ def load_model(name_or_path: str) -> LoadedModel:
         raise ModelLoadError(f"no model called '{key}', and no folder at {folder}")
     if not folder.is_dir():
         raise ModelLoadError(f"{folder} is not a folder: point at a checkpoint folder")
-    return load_bert_dir(folder, folder.name)
+    # Imported here: hf_models builds on this module's LoadedModel and ModelLoadError.
+    from model.hf_models import load_hf_dir
+
+    return load_hf_dir(folder)

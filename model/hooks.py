@@ -89,6 +89,11 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
     if enc.truncated:
         notice = (f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
                   f"so the last {enc.n_total - len(enc.ids)} were left out.")
+    # Imported here: hf_models builds on this module's ``hooked``.
+    from model.hf_models import HFModel, capture_hf
+
+    if isinstance(model, HFModel):
+        return capture_hf(model, enc, notice, target, zero_positions=zero_positions, keep_qkv=keep_qkv)
 
     net = model.net
     src = torch.tensor([enc.ids])  # (1, T)
