@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.downloads import figure_downloads
+
 
 def plotly_config(name: str) -> dict:
     """The Plotly toolbar's camera button saves a 2x PNG named after what it holds."""
@@ -14,6 +16,12 @@ def plotly_config(name: str) -> dict:
     }
 
 
-def show(fig: go.Figure, name: str, key: str | None = None) -> None:
-    """Draw ``fig``; ``name`` is the file name (no extension) its exports get, e.g. ``minilm_L2_H5_encoder``."""
-    st.plotly_chart(fig, width="stretch", key=key or f"chart_{name}", config=plotly_config(name))
+def show(fig: go.Figure, name: str, key: str | None = None, *, downloads: bool = True) -> None:
+    """Draw ``fig``; ``name`` is the file name (no extension) its exports get, e.g. ``minilm_L2_H5_encoder``.
+
+    Under the chart a "Download" popover offers PNG, SVG, PDF and offline HTML, each made only when clicked.
+    """
+    key = key or f"chart_{name}"
+    st.plotly_chart(fig, width="stretch", key=key, config=plotly_config(name))
+    if downloads:
+        figure_downloads(fig, name, key)

@@ -1,0 +1,127 @@
+"""The data behind the figures: a Capture as NPZ (exact), tidy CSV, JSON, and every head as a ZIP of images.
+
+NPZ keeps every array bit for bit (``load_npz`` gives the Capture back); CSV is
+``Capture.to_frame()``, one row per weight; JSON writes float32 weights as the
+shortest decimals that read back to the same float32.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+
+import numpy as np
+
+from model import Capture
+from viz.images import render_image
+from viz.publication import file_stem, head_figure
+
+# Metadata strings stored as 0-d unicode arrays, so the NPZ loads with allow_pickle=False.
+META = ("model_name", "notice", "positions_note", "output_text")
+
+
+def npz_bytes(cap: Capture) -> bytes:
+    """The whole Capture (tokens, attentions, positions, q/k/v, metadata) as a compressed NPZ."""
+    arrays: dict[str, np.ndarray] = {"tokens": np.asarray(cap.tokens, dtype=str), "truncated": np.bool_(cap.truncated)}
+    if cap.target_tokens is not None:
+        arrays["target_tokens"] = np.asarray(cap.target_tokens, dtype=str)
+    for kind, att in cap.attentions.items():
+        arrays[f"attentions/{kind}"] = att  # [layers, heads, queries, keys]
+    if cap.positions is not None:
+        arrays["positions"] = cap.positions  # [tokens, d_model]
+    for kind, parts in cap.qkv.items():
+        for part, arr in parts.items():
+            arrays[f"qkv/{kind}/{part}"] = arr  # [layers, heads, tokens, d_head]
+    for name in META:
+        if (value := getattr(cap, name)) is not None:
+            arrays[f"meta/{name}"] = np.asarray(value, dtype=str)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def load_npz(data: bytes | str) -> Capture:
+    """A Capture back from ``npz_bytes`` output (bytes or a file path)."""
+    with np.load(io.BytesIO(data) if isinstance(data, bytes) else data, allow_pickle=False) as z:
+        files = set(z.files)
+        qkv: dict[str, dict[str, np.ndarray]] = {}
+        for name in files:
+            if name.startswith("qkv/"):
+                _, kind, part = name.split("/")
+                qkv.setdefault(kind, {})[part] = z[name]
+        return Capture(
+            tokens=[str(t) for t in z["tokens"]],
+            attentions={n.split("/", 1)[1]: z[n] for n in sorted(files) if n.startswith("attentions/")},
+            positions=z["positions"] if "positions" in files else None,
+            target_tokens=[str(t) for t in z["target_tokens"]] if "target_tokens" in files else None,
+            truncated=bool(z["truncated"]),
+            qkv=qkv,
+            **{m: str(z[f"meta/{m}"]) for m in META if f"meta/{m}" in files},
+        )
+
+
+def frame(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None):
+    """``cap.to_frame()`` narrowed to one kind, layer and/or head."""
+    df = cap.to_frame(kind)
+    if layer is not None:
+        df = df[df["layer"] == layer]
+    if head is not None:
+        df = df[df["head"] == head]
+    return df.reset_index(drop=True)
+
+
+def csv_bytes(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None) -> bytes:
+    """Tidy CSV, one row per weight: kind, layer, head, query, query_token, key, key_token, weight."""
+    return frame(cap, kind, layer, head).to_csv(index=False).encode("utf-8")
+
+
+def csv_rows(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None) -> int:
+    """How many rows ``csv_bytes`` would write, without building them."""
+    total = 0
+    for k in [kind] if kind else cap.kinds:
+        n_layers, n_heads, nq, nk = cap.attentions[k].shape
+        total += (1 if layer is not None else n_layers) * (1 if head is not None else n_heads) * nq * nk
+    return total
+
+
+def json_dict(cap: Capture) -> dict:
+    """Tokens, attentions ``{kind: [layer][head][query][key]}``, positions and metadata as plain JSON types."""
+    return {
+        "model_name": cap.model_name,
+        "tokens": list(cap.tokens),
+        "target_tokens": cap.target_tokens,
+        "truncated": cap.truncated,
+        "notice": cap.notice,
+        "output_text": cap.output_text,
+        "attention_shape": "[layers, heads, queries, keys]",
+        "attentions": {kind: att.tolist() for kind, att in cap.attentions.items()},
+        "positions": cap.positions.tolist() if cap.positions is not None else None,
+        "positions_note": cap.positions_note,
+    }
+
+
+def json_bytes(cap: Capture) -> bytes:
+    return json.dumps(json_dict(cap), ensure_ascii=False).encode("utf-8")
+
+
+def all_heads_zip(cap: Capture, kind: str = "encoder", *, fmt: str = "png", width: int | None = None,
+                  height: int | None = None, scale: float = 1.0, colorscale: str = "Blues",
+                  progress: Callable[[int, int], None] | None = None) -> bytes:
+    """Every head of every layer of ``kind`` as one ZIP of images named ``minilm_L2_H5_encoder.png``."""
+    n_layers, n_heads = cap.attentions[kind].shape[:2] if kind in cap.attentions else (0, 0)
+    if not n_layers:
+        raise ValueError(f"{cap.model_name or 'this model'} has no {kind} attention; it has: {', '.join(cap.kinds)}")
+    buf = io.BytesIO()
+    # PNG and PDF are compressed already; deflating them again only costs time.
+    compression = zipfile.ZIP_STORED if fmt in ("png", "pdf") else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for layer in range(n_layers):
+            for head in range(n_heads):
+                fig = head_figure(cap, kind, layer, head, colorscale=colorscale)
+                data = render_image(fig, fmt, width=width, height=height, scale=scale)
+                zf.writestr(f"{file_stem(cap.model_name, kind, layer, head)}.{fmt}", data)
+                if progress:
+                    progress(layer * n_heads + head + 1, n_layers * n_heads)
+    return buf.getvalue()

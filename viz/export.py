@@ -1,0 +1,184 @@
+"""Export figures and data from the command line, without a browser window or Streamlit.
+
+    python -m viz.export "The cat sat on the mat." --model minilm --layer 2 --head 5 --format png --out plots/
+
+writes ``plots/minilm_L2_H5_encoder.png``. See ``--help`` for ``--all-heads``,
+``--view grid|head|positions``, ``--format png|svg|pdf|html|csv|npz|json`` and
+``--input FILE`` (one sentence per line). Prints each file it writes; exits 2
+with a message on a bad argument and 1 when an image cannot be rendered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from model import Capture, ModelLoadError, capture, load_model
+from viz import data_export
+from viz.images import IMAGE_FORMATS, ChromiumMissing, figure_html, find_chromium, render_image
+from viz.publication import check_head, file_stem, for_print, head_figure
+
+DATA_FORMATS = ("csv", "npz", "json")
+FORMATS = (*IMAGE_FORMATS, "html", *DATA_FORMATS)
+VIEWS = ("head", "grid", "positions")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m viz.export",
+        description="Write attention figures (PNG, SVG, PDF, offline HTML) or the data behind them "
+                    "(CSV, NPZ, JSON) for one or more sentences.",
+    )
+    p.add_argument("text", nargs="?", help="the sentence (or use --input)")
+    p.add_argument("--input", type=Path, metavar="FILE", help="a text file with one sentence per line")
+    p.add_argument("--model", default="minilm", help="'minilm' (default), 'translator' or a checkpoint folder")
+    p.add_argument("--target", help="teacher-forced target text for an encoder-decoder model")
+    p.add_argument("--view", choices=VIEWS, default="head",
+                   help="head: one head's heatmap (default); grid: every layer x head; positions: positional encodings")
+    p.add_argument("--kind", choices=("encoder", "decoder", "cross"),
+                   help="which attention (default: the model's first: encoder, else decoder)")
+    p.add_argument("--layer", type=int, default=None, help="layer, from 0 (default 0)")
+    p.add_argument("--head", type=int, default=None, help="head, from 0 (default 0)")
+    p.add_argument("--all-heads", action="store_true",
+                   help="every head of every layer (of --layer only, when it is given), one file each")
+    p.add_argument("--format", choices=FORMATS, default="png", help="file format (default png)")
+    p.add_argument("--out", type=Path, default=Path("."), help="output folder (created if missing; default .)")
+    p.add_argument("--width", type=int, help="image width in layout pixels (default: the figure's, else 900)")
+    p.add_argument("--height", type=int, help="image height in layout pixels (default: the figure's)")
+    p.add_argument("--scale", type=float, default=2.0, help="pixel multiplier for PNG: 2 for print (default 2)")
+    p.add_argument("--colorscale", default="Blues", help="Plotly colour scale name (default Blues)")
+    args = p.parse_args(argv)
+    for name in ("width", "height", "scale"):
+        if (v := getattr(args, name)) is not None and v <= 0:
+            p.error(f"--{name} must be positive, got {v}")
+    for name in ("layer", "head"):
+        if (v := getattr(args, name)) is not None and v < 0:
+            p.error(f"--{name} must be 0 or more, got {v}")
+    args.sentences = read_sentences(p, args)
+    return args
+
+
+def read_sentences(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    if args.text is not None and args.input is not None:
+        p.error("give a sentence or --input FILE, not both")
+    if args.input is not None:
+        try:
+            lines = args.input.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            p.error(f"cannot read --input {args.input}: {exc.strerror or exc}")
+        sentences = [line.strip() for line in lines if line.strip()]
+        if not sentences:
+            p.error(f"--input {args.input} holds no sentences (one sentence per line)")
+        return sentences
+    if args.text is None or not args.text.strip():
+        p.error("the input is empty: give a sentence, e.g. \"The cat sat on the mat.\", or --input FILE")
+    return [args.text.strip()]
+
+
+def view_figures(cap: Capture, args: argparse.Namespace, kind: str) -> Iterator[tuple[str, go.Figure]]:
+    """(file stem, figure) pairs for the chosen view."""
+    att = cap.attentions[kind]
+    if args.view == "head":
+        n_layers, n_heads = att.shape[:2]
+        if args.all_heads:
+            layers = [args.layer] if args.layer is not None else range(n_layers)
+            heads = range(n_heads)
+        else:
+            layers, heads = [args.layer or 0], [args.head or 0]
+        for layer in layers:
+            for head in heads:
+                yield file_stem(cap.model_name, kind, layer, head), head_figure(
+                    cap, kind, layer, head, colorscale=args.colorscale)
+    elif args.view == "grid":
+        from viz.grid import model_view_figure
+
+        title = f"{cap.model_name} · {kind} attention · every layer (rows) x head (columns)"
+        yield f"{cap.model_name}_grid_{kind}", for_print(model_view_figure(att, title=title,
+                                                                           colorscale=args.colorscale))
+    else:
+        yield f"{cap.model_name}_positions", for_print(positions_figure(cap))
+
+
+def positions_figure(cap: Capture) -> go.Figure:
+    if cap.positions is None:
+        raise ValueError(cap.positions_note or f"{cap.model_name} has no positional encodings to draw")
+    try:
+        from viz import positional
+    except ImportError as exc:
+        raise ValueError("the positions view is not available in this version") from exc
+    return positional.encoding_heatmap(cap.positions, cap.tokens, title=f"{cap.model_name} · positional encodings")
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def export_one(cap: Capture, args: argparse.Namespace, prefix: str) -> list[Path]:
+    """Write what ``args`` asks for one Capture; returns the paths written."""
+    kind = args.kind or cap.kinds[0]
+    check_head(cap, kind, args.layer or 0, args.head or 0)
+    out: Path = args.out
+    if args.format == "npz":
+        return [write(out / f"{prefix}{cap.model_name}_capture.npz", data_export.npz_bytes(cap))]
+    if args.format == "json":
+        return [write(out / f"{prefix}{cap.model_name}_capture.json", data_export.json_bytes(cap))]
+    if args.format == "csv":
+        if args.view == "head" and not args.all_heads:  # the one head the figure would show
+            layer, head, csv_kind = args.layer or 0, args.head or 0, kind
+        else:
+            layer, head, csv_kind = args.layer, None, args.kind or (kind if args.layer is not None else None)
+        name = file_stem(cap.model_name, csv_kind, layer, head) if csv_kind else f"{cap.model_name}_attention"
+        return [write(out / f"{prefix}{name}.csv", data_export.csv_bytes(cap, csv_kind, layer, head))]
+    written = []
+    for stem, fig in view_figures(cap, args, kind):
+        path = out / f"{prefix}{stem}.{args.format}"
+        if args.format == "html":
+            written.append(write(path, figure_html(fig)))
+        else:
+            written.append(write(path, render_image(fig, args.format, width=args.width, height=args.height,
+                                                    scale=args.scale)))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.format in IMAGE_FORMATS:
+        try:
+            find_chromium()  # fail before loading the model, with the install hint
+        except ChromiumMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    try:
+        model = load_model(args.model)
+    except ModelLoadError as exc:
+        print(f"error: unknown or unreadable model '{args.model}': {exc}", file=sys.stderr)
+        return 2
+    width = len(str(len(args.sentences)))
+    for i, sentence in enumerate(args.sentences, start=1):
+        prefix = f"s{i:0{width}d}_" if len(args.sentences) > 1 else ""
+        try:
+            cap = capture(model, sentence, args.target)
+            if cap.notice:
+                print(f"note ({prefix or 'sentence'}): {cap.notice}", file=sys.stderr)
+            for path in export_one(cap, args, prefix):
+                print(path)
+        except ChromiumMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
