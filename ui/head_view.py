@@ -5,19 +5,54 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
+from ui.controls import chart_name, choose_kind, explain, hidden_tokens, layer_head
 from ui.figure import show
 from ui.settings import Settings
 from viz.heatmaps import attention_heatmap
+from viz.matrix_ops import top_k_rows, top_p_rows, view_matrix
+
+EXPLANATION = """
+Each row is a **query** token, each column a **key** token; a cell is how much of the query's
+attention goes to that key, so every row sums to 1. Dark cells are strong links.
+Repeated tokens keep their own row and column (hover shows position, token and weight).
+
+- **Highlight** outlines a token's row (what it attends to) and column (what attends to it).
+- **Strongest links** keeps the *k* largest weights of each row, or the fewest keys that
+  together hold a chosen share of it (e.g. 70%), and blanks the rest.
+- The sidebar can hide [CLS]/[SEP] (rows are rescaled to sum to 1 again: many heads park
+  their attention on [SEP] as a "no-op") and combine the heads of a layer by mean or max.
+"""
+
+FILTERS = {"all": "all links", "top-k": "top k per row", "top-p": "share of each row"}
 
 
-def render(cap: Capture, settings: Settings, kind: str = "encoder") -> None:
+def render(cap: Capture, settings: Settings) -> None:
+    kind = choose_kind(cap)
     att = cap.attentions[kind]
-    n_layers, n_heads = att.shape[:2]
-    col1, col2 = st.columns(2)
-    layer = col1.slider("Layer", 0, n_layers - 1, 0, key="layer")
-    head = col2.slider("Head", 0, n_heads - 1, 0, key="head")
-    fig = attention_heatmap(
-        att[layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
-        title=f"{cap.model_name} {kind} layer {layer} head {head}", colorscale=settings.colorscale,
-    )
-    show(fig, f"{cap.model_name}_L{layer}_H{head}_{kind}", key="head_view_chart")
+    combined = settings.combine != "head"
+    layer, head = layer_head(att, head_disabled=combined)
+    w, q_tokens, k_tokens = view_matrix(att[layer], cap.query_tokens(kind), cap.key_tokens(kind),
+                                        head=head, combine=settings.combine, hide=hidden_tokens(settings))
+
+    col1, col2, col3 = st.columns([2, 2, 1])
+    options = [None, *range(len(q_tokens))]
+    if st.session_state.get("highlight") not in options:
+        st.session_state["highlight"] = None
+    highlight = col1.selectbox("Highlight a token", options, key="highlight", placeholder="none",
+                               format_func=lambda i: "none" if i is None else f"{i} {q_tokens[i]}")
+    mode = col2.radio("Strongest links", list(FILTERS), format_func=FILTERS.get, horizontal=True,
+                      key="filter_mode")
+    if mode == "top-k":
+        k = col3.number_input("k", 1, max(1, len(k_tokens)), min(3, len(k_tokens)), key="top_k")
+        w = top_k_rows(w, int(k))
+    elif mode == "top-p":
+        p = col3.slider("share", 0.05, 1.0, 0.7, 0.05, key="top_p")
+        w = top_p_rows(w, float(p))
+
+    what = f"H{head}" if not combined else f"{settings.combine}_of_heads"
+    title = (f"{cap.model_name} {kind} layer {layer} "
+             + (f"head {head}" if not combined else f"{settings.combine} of {att.shape[1]} heads"))
+    fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
+                            highlight=highlight)
+    show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")
+    explain(EXPLANATION)

@@ -26,7 +26,8 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
                       highlight: int | None = None) -> go.Figure:
     """A ``[queries, keys]`` attention matrix with one tick per token.
 
-    ``highlight`` outlines one token's row (what it attends to) and column (what attends to it).
+    ``highlight`` outlines one query's row (what it attends to) and, when queries and keys are the
+    same tokens, its column (what attends to it).
     """
     key_tokens = query_tokens if key_tokens is None else key_tokens
     w = validate_matrix(weights, query_tokens, key_tokens)
@@ -46,9 +47,12 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
         height=max(400, min(900, 22 * nq + 150)),
     )
     if highlight is not None:
-        for shape in (
-            {"x0": -0.5, "x1": nk - 0.5, "y0": highlight - 0.5, "y1": highlight + 0.5},
-            {"x0": highlight - 0.5, "x1": highlight + 0.5, "y0": -0.5, "y1": nq - 0.5},
-        ):
+        if not 0 <= highlight < nq:
+            raise ValueError(f"highlight {highlight} is out of range: there are {nq} queries")
+        shapes = [{"x0": -0.5, "x1": nk - 0.5, "y0": highlight - 0.5, "y1": highlight + 0.5}]
+        if list(query_tokens) == list(key_tokens):
+            # self-attention: the same token is also a key, its column is what attends to it
+            shapes.append({"x0": highlight - 0.5, "x1": highlight + 0.5, "y0": -0.5, "y1": nq - 0.5})
+        for shape in shapes:
             fig.add_shape(type="rect", line={"color": "crimson", "width": 2}, **shape)
     return fig

@@ -1,0 +1,71 @@
+"""Widgets several views share: which attention, which layer and head, which tokens to hide.
+
+Layer and head live in ``st.session_state["layer"]`` / ``["head"]`` for every view, so
+moving from one view to another keeps the head in focus.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from model import Capture
+from ui.settings import Settings
+from ui.state import get_model
+
+KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
+              "cross": "cross-attention (decoder -> encoder)"}
+
+
+def clamp_state(key: str, low: int, high: int) -> None:
+    """Keep a shared index inside this model's range before its widget is drawn."""
+    value = st.session_state.get(key, low)
+    if not isinstance(value, int) or not low <= value <= high:
+        st.session_state[key] = min(max(int(value) if isinstance(value, int) else low, low), high)
+
+
+def choose_kind(cap: Capture) -> str:
+    """The attention kind to show: a selector only when the model has more than one."""
+    kinds = cap.kinds
+    if len(kinds) == 1:
+        return kinds[0]
+    if st.session_state.get("kind") not in kinds:
+        st.session_state["kind"] = kinds[0]
+    return st.radio("Attention", kinds, format_func=KIND_NAMES.get, horizontal=True, key="kind")
+
+
+def index_slider(container, label: str, n: int, key: str, **kwargs) -> int:
+    """A 0..n-1 slider on shared state; with one choice there is nothing to slide."""
+    clamp_state(key, 0, n - 1)
+    if n == 1:
+        container.caption(f"{label}: 0 (the only one)")
+        return 0
+    return container.slider(label, 0, n - 1, key=key, **kwargs)
+
+
+def layer_head(att: np.ndarray, *, head_disabled: bool = False) -> tuple[int, int]:
+    """Layer and head sliders bound to the shared ``layer`` / ``head`` state."""
+    n_layers, n_heads = att.shape[:2]
+    col1, col2 = st.columns(2)
+    layer = index_slider(col1, "Layer", n_layers, "layer")
+    head = index_slider(col2, "Head", n_heads, "head", disabled=head_disabled,
+                        help="Off while the heads of a layer are combined (sidebar)." if head_disabled else None)
+    return layer, head
+
+
+def hidden_tokens(settings: Settings) -> frozenset[str]:
+    """The special tokens to drop when the sidebar asks to hide them, else none."""
+    if not settings.hide_special:
+        return frozenset()
+    return get_model(settings.model_name).special_tokens
+
+
+def explain(text: str) -> None:
+    """What a view shows and how to read it, folded away until asked for."""
+    with st.expander("What am I looking at?", expanded=False):
+        st.markdown(text)
+
+
+def chart_name(cap: Capture, kind: str, layer: int, what: str) -> str:
+    """File name of a chart's exports, e.g. ``minilm_L2_H5_encoder``."""
+    return f"{cap.model_name}_L{layer}_{what}_{kind}"

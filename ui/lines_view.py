@@ -1,0 +1,51 @@
+"""Lines view: the tokens in two columns and a line from each query to each key, one colour per head."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model import Capture
+from ui.controls import chart_name, choose_kind, explain, hidden_tokens, index_slider
+from ui.figure import show
+from ui.settings import Settings
+from viz.lines import lines_figure
+from viz.matrix_ops import hide_tokens
+
+EXPLANATION = """
+Queries on the left, keys on the right. A line from a query to a key means the query attends
+to it; the stronger the weight, the more opaque and thick the line. Each head has its own colour:
+pick heads to compare them, or a token to keep only its lines (the other lines of a long sentence
+blur together). Lines under 2% are not drawn. Clicking a head in the legend hides it too.
+"""
+
+# Beyond this many tokens every-token lines are a blur: a token is picked for the user.
+MAX_ALL_LINES = 80
+
+
+def render(cap: Capture, settings: Settings) -> None:
+    kind = choose_kind(cap)
+    att = cap.attentions[kind]
+    n_layers, n_heads = att.shape[:2]
+    hide = hidden_tokens(settings)
+    col1, col2 = st.columns([1, 2])
+    layer = index_slider(col1, "Layer", n_layers, "layer")
+    if "lines_heads" not in st.session_state or any(h >= n_heads for h in st.session_state["lines_heads"]):
+        st.session_state["lines_heads"] = list(range(n_heads))
+    heads = col2.multiselect("Heads", list(range(n_heads)), key="lines_heads", format_func=lambda h: f"H{h}")
+
+    weights, q_tokens, k_tokens = hide_tokens(att[layer], cap.query_tokens(kind), cap.key_tokens(kind), hide)
+    many = len(q_tokens) > MAX_ALL_LINES
+    options = list(range(len(q_tokens))) if many else [None, *range(len(q_tokens))]
+    if st.session_state.get("lines_token") not in options:
+        st.session_state["lines_token"] = options[0]
+    token = st.selectbox("Only the lines of token", options, key="lines_token",
+                         format_func=lambda i: "all tokens" if i is None else f"{i} {q_tokens[i]}")
+    if many:
+        st.caption(f"{len(q_tokens)} tokens: one token's lines at a time.")
+    if not heads:
+        st.info("Pick at least one head.")
+        return
+    fig = lines_figure(weights, q_tokens, k_tokens, heads=heads, token=token,
+                       title=f"{cap.model_name} {kind} layer {layer}")
+    show(fig, chart_name(cap, kind, layer, "lines"), key="lines_chart")
+    explain(EXPLANATION)

@@ -1,0 +1,54 @@
+"""Model view: every layer x head as a thumbnail; pick one to open it in the head view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model import Capture
+from ui.controls import choose_kind, clamp_state, explain, hidden_tokens
+from ui.figure import show
+from ui.settings import Settings
+from viz.grid import MAX_CELLS, model_view_figure
+from viz.matrix_ops import hide_tokens
+
+EXPLANATION = f"""
+Every head of every layer at once: rows are layers (L0 at the top), columns are heads.
+Each thumbnail is that head's attention matrix, queries down and keys across, on one shared
+colour scale from 0 to 1, so heads can be compared at a glance: a diagonal looks at the token
+itself, a line just off it at the neighbour, a bright column at one token every query parks on
+(often [SEP] or a full stop).
+
+Long sentences are pooled to at most {MAX_CELLS} x {MAX_CELLS} cells a thumbnail, each cell showing
+the strongest weight of the tokens it covers, which is what a thumbnail this small can show.
+Choose a layer and head below and open it in the head view to read it token by token.
+"""
+
+
+def open_in_head_view() -> None:
+    """Runs before the next rerun, so the head view's widgets are drawn with these values."""
+    st.session_state["layer"] = st.session_state["grid_layer"]
+    st.session_state["head"] = st.session_state["grid_head"]
+    st.session_state["view"] = "Head view"
+
+
+def render(cap: Capture, settings: Settings) -> None:
+    kind = choose_kind(cap)
+    att, _, _ = hide_tokens(cap.attentions[kind], cap.query_tokens(kind), cap.key_tokens(kind),
+                            hidden_tokens(settings))
+    n_layers, n_heads = att.shape[:2]
+    clamp_state("layer", 0, n_layers - 1)
+    clamp_state("head", 0, n_heads - 1)
+    if "grid_layer" not in st.session_state or st.session_state["grid_layer"] >= n_layers:
+        st.session_state["grid_layer"] = st.session_state["layer"]
+    if "grid_head" not in st.session_state or st.session_state["grid_head"] >= n_heads:
+        st.session_state["grid_head"] = st.session_state["head"]
+
+    col1, col2, col3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+    layer = col1.selectbox("Layer", range(n_layers), key="grid_layer", format_func=lambda i: f"L{i}")
+    head = col2.selectbox("Head", range(n_heads), key="grid_head", format_func=lambda i: f"H{i}")
+    col3.button(f"Open L{layer} H{head} in the head view", on_click=open_in_head_view, key="grid_open")
+
+    fig = model_view_figure(att, title=f"{cap.model_name} {kind}: {n_layers} layers x {n_heads} heads",
+                            colorscale=settings.colorscale, selected=(layer, head))
+    show(fig, f"{cap.model_name}_model_view_{kind}", key="model_view_chart")
+    explain(EXPLANATION)

@@ -1,0 +1,58 @@
+"""Step by step: the scores, softmax and weighted sum of one query in one head, with this sentence's numbers."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model import Capture
+from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head
+from ui.figure import show
+from ui.settings import Settings
+from viz.steps import compute_step, contributions_table, scores_figure, weights_figure
+
+EXPLANATION = """
+Self-attention, for one query token in one head, is three steps:
+
+1. **Scores.** The query vector *q* of the chosen token is compared with the key vector *k* of
+   every token by a dot product, divided by sqrt(d_head) so the scores do not grow with the vector size.
+2. **Softmax.** exp(score) / sum of exp(scores): the scores become weights that are positive and
+   sum to 1. This row is exactly the row of the head view's heatmap.
+3. **Weighted sum.** The head's output for this token is sum of weight x value vector *v*.
+   The table lists the keys whose weighted values add most to it.
+
+The vectors are the model's own, read through the q/k/v hook points during the same forward pass.
+Hidden special tokens and combined heads (sidebar) do not apply here: this is one real head.
+"""
+
+
+def render(cap: Capture, settings: Settings) -> None:
+    kind = choose_kind(cap)
+    if kind not in cap.qkv:
+        st.info("This capture holds no query/key/value vectors, so the steps cannot be shown.")
+        return
+    att = cap.attentions[kind]
+    layer, head = layer_head(att)
+    q_tokens, k_tokens = cap.query_tokens(kind), cap.key_tokens(kind)
+    clamp_state("query", 0, len(q_tokens) - 1)
+    query = st.selectbox("Query token", range(len(q_tokens)), key="query",
+                         format_func=lambda i: f"{i} {q_tokens[i]}")
+
+    qkv = cap.qkv[kind]
+    step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head],
+                        causal=kind == "decoder", query=query)
+    token = q_tokens[query]
+    name = chart_name(cap, kind, layer, f"H{head}_q{query}")
+
+    st.markdown(f"**1. Scores.** How well the query of *{token}* matches each key: "
+                f"q \u00b7 k, divided by \u221a{step.d_head} = {step.d_head ** 0.5:.2f}.")
+    show(scores_figure(step, k_tokens, token), f"{name}_scores", key="step_scores_chart")
+    st.markdown("**2. Softmax.** exp of each score over the sum of them all: positive weights summing to 1, "
+                "the same numbers as this row of the head view.")
+    show(weights_figure(step, k_tokens, token), f"{name}_weights", key="step_weights_chart")
+    st.markdown(f"**3. Weighted sum.** The head's output for *{token}* is \u03a3 weight \u00b7 v over all keys, "
+                f"a vector of {step.d_head} numbers with length |output| = {step.output_norm:.3f}."
+                " The keys that add most:")
+    st.dataframe(contributions_table(step, k_tokens), hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("weight", "|v|", "|weight \u00b7 v|")})
+    explain(EXPLANATION)

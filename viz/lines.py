@@ -1,0 +1,118 @@
+"""Lines view: queries in a left column, keys in a right one, a line per link weighted by attention.
+
+One colour per head. Plotly gives one opacity per trace, so each head's lines are
+grouped into a few opacity levels, one trace per level, segments separated by
+``None``: a dozen heads cost at most a hundred traces however many lines they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.heatmaps import validate_matrix
+from viz.labels import escape
+
+HEAD_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#ad494a",
+]
+LEVELS = 8  # opacity steps per head
+MIN_WEIGHT = 0.02  # fainter lines are invisible at any opacity a screen shows
+MAX_SEGMENTS = 20_000  # beyond this the browser slows and the picture is a blur anyway
+X_QUERY, X_KEY = 0.0, 1.0
+
+
+def head_colour(head: int) -> str:
+    return HEAD_COLOURS[head % len(HEAD_COLOURS)]
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.2f})"
+
+
+def link_segments(weights: np.ndarray, token: int | None = None, min_weight: float = MIN_WEIGHT,
+                  max_segments: int = MAX_SEGMENTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The links worth drawing of one ``[queries, keys]`` matrix: (query, key, weight) arrays.
+
+    ``token`` keeps only that query's links. When more than ``max_segments`` remain,
+    the strongest are kept.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    mask = w >= min_weight
+    if token is not None:
+        row = np.zeros_like(mask)
+        row[token] = True
+        mask &= row
+    q, k = np.nonzero(mask)
+    vals = w[q, k]
+    if vals.size > max_segments:
+        strongest = np.argsort(-vals, kind="stable")[:max_segments]
+        q, k, vals = q[strongest], k[strongest], vals[strongest]
+    return q, k, vals
+
+
+def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
+                 heads: Sequence[int] | None = None, token: int | None = None, title: str = "",
+                 min_weight: float = MIN_WEIGHT) -> go.Figure:
+    """``weights`` is ``[heads, queries, keys]``; ``heads`` picks which to draw (all by default).
+
+    ``token`` keeps only the lines leaving that query position.
+    """
+    key_tokens = query_tokens if key_tokens is None else key_tokens
+    w = np.asarray(weights, dtype=np.float32)
+    if w.ndim != 3:
+        raise ValueError(f"the lines view takes [heads, queries, keys], got shape {w.shape}")
+    for h in range(w.shape[0]):
+        validate_matrix(w[h], query_tokens, key_tokens)
+    heads = list(range(w.shape[0])) if heads is None else list(heads)
+    if any(not 0 <= h < w.shape[0] for h in heads):
+        raise ValueError(f"heads {heads} out of range: there are {w.shape[0]}")
+    if token is not None and not 0 <= token < len(query_tokens):
+        raise ValueError(f"token {token} out of range: there are {len(query_tokens)} queries")
+
+    fig = go.Figure()
+    budget = MAX_SEGMENTS // max(1, len(heads))
+    for h in heads:
+        q, k, vals = link_segments(w[h], token, min_weight, budget)
+        level = np.minimum(LEVELS - 1, (vals * LEVELS).astype(int))  # 0..LEVELS-1
+        first = True
+        for lv in range(LEVELS):
+            sel = level == lv
+            if not sel.any():
+                continue
+            n = int(sel.sum())
+            xs = np.tile([X_QUERY, X_KEY, np.nan], n)  # (3n,): start, end, break
+            ys = np.column_stack([q[sel], k[sel], np.full(n, np.nan)]).ravel()  # (3n,)
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines", hoverinfo="skip",
+                line={"color": rgba(head_colour(h), (lv + 1) / LEVELS), "width": 1.5 + lv / 2},
+                name=f"H{h}", legendgroup=f"H{h}", showlegend=first,
+            ))
+            first = False
+    n_q, n_k = len(query_tokens), len(key_tokens)
+    q_colours = ["crimson" if i == token else "#222" for i in range(n_q)]
+    fig.add_trace(go.Scatter(
+        x=np.full(n_q, X_QUERY), y=np.arange(n_q), mode="text", text=[escape(t) for t in query_tokens],
+        textposition="middle left", textfont={"color": q_colours}, showlegend=False,
+        hovertemplate="query %{y}: %{text}<extra></extra>",
+    ))
+    fig.add_trace(go.Scatter(
+        x=np.full(n_k, X_KEY), y=np.arange(n_k), mode="text", text=[escape(t) for t in key_tokens],
+        textposition="middle right", textfont={"color": "#222"}, showlegend=False,
+        hovertemplate="key %{y}: %{text}<extra></extra>",
+    ))
+    n = max(n_q, n_k)
+    fig.update_layout(
+        title={"text": escape(title)} if title else None,
+        xaxis={"visible": False, "range": [-0.6, 1.6]},
+        yaxis={"visible": False, "autorange": "reversed"},
+        legend={"title": {"text": "heads"}},
+        plot_bgcolor="white",
+        height=max(300, 20 * n + 120),
+        margin={"l": 10, "r": 10, "t": 60 if title else 20, "b": 10},
+    )
+    return fig

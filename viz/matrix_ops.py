@@ -1,0 +1,154 @@
+"""Pure numpy operations on attention matrices, shared by every figure.
+
+Weights arrive as float arrays ``[..., queries, keys]`` whose rows sum to 1.
+Nothing here draws: each function returns a new array and leaves its input alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import numpy as np
+
+COMBINE = ("head", "mean", "max")
+
+
+def keep_indices(tokens: Sequence[str], special: Collection[str]) -> np.ndarray:
+    """Positions of the tokens that are not special (``[CLS]``, ``[SEP]``, ``<s>``...).
+
+    When every token is special there is nothing else to show, so all are kept.
+    """
+    keep = np.array([i for i, t in enumerate(tokens) if t not in special], dtype=np.int64)
+    return keep if keep.size else np.arange(len(tokens), dtype=np.int64)
+
+
+def hide_and_renormalise(weights: np.ndarray, query_keep: np.ndarray, key_keep: np.ndarray) -> np.ndarray:
+    """Keep the chosen query rows and key columns, then rescale each row to sum to 1 again.
+
+    Special tokens often soak up most of a row ("attend to [SEP]" as a no-op); dropping them
+    and renormalising shows how the rest of the row is shared. A row left with no weight
+    at all stays zero rather than dividing by zero.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    sub = w[..., query_keep, :][..., key_keep]  # (..., q_kept, k_kept)
+    sums = sub.sum(axis=-1, keepdims=True)
+    return np.divide(sub, sums, out=np.zeros_like(sub), where=sums > 0)
+
+
+def combine_heads(layer_weights: np.ndarray, how: str, head: int = 0) -> np.ndarray:
+    """One ``[queries, keys]`` matrix from a layer's ``[heads, queries, keys]``.
+
+    ``how`` is ``"head"`` (the one ``head``), ``"mean"`` (rows still sum to 1) or
+    ``"max"`` (the strongest head at each cell; rows no longer sum to 1).
+    """
+    w = np.asarray(layer_weights, dtype=np.float32)
+    if w.ndim != 3:
+        raise ValueError(f"a layer's weights are [heads, queries, keys], got shape {w.shape}")
+    if how == "head":
+        if not 0 <= head < w.shape[0]:
+            raise ValueError(f"head {head} is out of range: the layer has {w.shape[0]} heads")
+        return w[head]
+    if how == "mean":
+        return w.mean(axis=0)
+    if how == "max":
+        return w.max(axis=0)
+    raise ValueError(f"combine heads by one of {COMBINE}, not {how!r}")
+
+
+def top_k_rows(weights: np.ndarray, k: int) -> np.ndarray:
+    """Keep the ``k`` largest weights of each row, zero the rest (ties may keep a few more)."""
+    w = np.asarray(weights, dtype=np.float32)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if k >= w.shape[-1]:
+        return w.copy()
+    kth = -np.partition(-w, k - 1, axis=-1)[..., k - 1 : k]  # (..., 1): the k-th largest of each row
+    return np.where(w >= kth, w, 0.0).astype(np.float32)
+
+
+def top_p_rows(weights: np.ndarray, p: float) -> np.ndarray:
+    """Keep, per row, the smallest set of largest weights whose sum reaches ``p`` of the row's total.
+
+    With ``p = 0.7`` a row ``[0.5, 0.3, 0.2]`` keeps ``0.5`` and ``0.3``: they hold 80%,
+    and ``0.5`` alone holds less than 70%.
+    """
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"the share p must be in (0, 1], got {p}")
+    w = np.asarray(weights, dtype=np.float32)
+    order = np.argsort(-w, axis=-1, kind="stable")
+    ranked = np.take_along_axis(w, order, axis=-1)
+    total = ranked.sum(axis=-1, keepdims=True)
+    before = np.cumsum(ranked, axis=-1) - ranked  # weight held by the larger entries before this one
+    # float32 sums can land a hair under p * total; the tolerance keeps exact shares exact
+    keep_ranked = before < p * total - 1e-6 * np.maximum(total, 1.0)
+    keep_ranked[..., 0] = True
+    keep = np.zeros_like(keep_ranked)
+    np.put_along_axis(keep, order, keep_ranked, axis=-1)
+    return np.where(keep, w, 0.0).astype(np.float32)
+
+
+def block_factor(n: int, max_cells: int) -> int:
+    """How many positions one thumbnail cell covers so that ``n`` positions fit in ``max_cells``."""
+    if max_cells < 1:
+        raise ValueError(f"max_cells must be at least 1, got {max_cells}")
+    return max(1, -(-n // max_cells))
+
+
+def downsample(weights: np.ndarray, max_cells: int = 48, how: str = "max") -> np.ndarray:
+    """Pool the last two axes into blocks so neither exceeds ``max_cells``.
+
+    Block-max keeps a sharp link visible in a small thumbnail (one 0.9 among
+    zeros stays 0.9); block-mean keeps the total. Edge blocks are padded with zeros,
+    which changes neither pooling's meaning for weights that are never negative.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    q, k = w.shape[-2:]
+    fq, fk = block_factor(q, max_cells), block_factor(k, max_cells)
+    if fq == 1 and fk == 1:
+        return w.copy()
+    nq, nk = -(-q // fq), -(-k // fk)
+    lead = w.shape[:-2]
+    padded = np.zeros((*lead, nq * fq, nk * fk), dtype=np.float32)
+    padded[..., :q, :k] = w
+    blocks = padded.reshape(*lead, nq, fq, nk, fk)  # (..., nq, fq, nk, fk)
+    if how == "max":
+        return blocks.max(axis=(-3, -1))
+    if how == "mean":
+        # average over the real positions only, so the padded edge is not darkened
+        counts = np.zeros((nq * fq, nk * fk), dtype=np.float32)
+        counts[:q, :k] = 1.0
+        n = counts.reshape(nq, fq, nk, fk).sum(axis=(1, 3))  # (nq, nk)
+        return blocks.sum(axis=(-3, -1)) / n
+    raise ValueError(f"pool by 'max' or 'mean', not {how!r}")
+
+
+def quantise_u8(weights: np.ndarray, zmax: float = 1.0) -> np.ndarray:
+    """Map ``[0, zmax]`` to ``0..255``: a colour scale has 256 steps, so nothing visible is lost."""
+    if zmax <= 0:
+        raise ValueError(f"zmax must be positive, got {zmax}")
+    w = np.asarray(weights, dtype=np.float32)
+    return np.clip(np.rint(w / zmax * 255.0), 0, 255).astype(np.uint8)
+
+
+def hide_tokens(layer_weights: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str],
+                hide: Collection[str] = ()) -> tuple[np.ndarray, list[str], list[str]]:
+    """Drop the ``hide`` tokens from ``[..., queries, keys]`` and renormalise; also return the tokens left."""
+    w = np.asarray(layer_weights, dtype=np.float32)
+    q_tokens, k_tokens = list(query_tokens), list(key_tokens)
+    if not hide:
+        return w, q_tokens, k_tokens
+    qi, ki = keep_indices(q_tokens, hide), keep_indices(k_tokens, hide)
+    return hide_and_renormalise(w, qi, ki), [q_tokens[i] for i in qi], [k_tokens[i] for i in ki]
+
+
+def view_matrix(layer_weights: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str], *,
+                head: int = 0, combine: str = "head", hide: Collection[str] = ()
+                ) -> tuple[np.ndarray, list[str], list[str]]:
+    """The ``[queries, keys]`` matrix a view draws from a layer's ``[heads, queries, keys]``.
+
+    Tokens in ``hide`` are dropped and each head's rows renormalised before the heads
+    are combined, so a mean of heads still has rows that sum to 1.
+    Returns the matrix and the query and key tokens left.
+    """
+    w, q_tokens, k_tokens = hide_tokens(layer_weights, query_tokens, key_tokens, hide)
+    return combine_heads(w, combine, head), q_tokens, k_tokens
