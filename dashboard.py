@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from model import ModelLoadError
-from ui import head_view, sidebar
-from ui.state import get_capture
+from ui import head_view, lines_view, model_view, sidebar, step_view, url_state
+from ui.state import MODELS, get_capture
 
 st.set_page_config(page_title="Attention dashboard", layout="wide")
 st.title("Attention dashboard")
@@ -18,9 +18,15 @@ st.title("Attention dashboard")
 # Each view is ``render(cap, settings)``; only the chosen one runs on a rerun.
 VIEWS = {
     "Head view": head_view.render,
+    "Lines": lines_view.render,
+    "Model view": model_view.render,
+    "Step by step": step_view.render,
 }
 
+url_state.restore(MODELS, list(VIEWS))
 settings = sidebar.render()
+view = st.segmented_control("View", list(VIEWS), key="view") or next(iter(VIEWS))
+url_state.publish(st.session_state.get("model", ""), settings.text, view)
 try:
     cap = get_capture(settings.model_name, settings.text)
 except ModelLoadError as exc:
@@ -32,5 +38,5 @@ except ValueError as exc:
 
 if cap.notice:
     st.warning(cap.notice)
-view = st.segmented_control("View", list(VIEWS), default=next(iter(VIEWS)), key="view") or next(iter(VIEWS))
 VIEWS[view](cap, settings)
+url_state.publish(st.session_state.get("model", ""), settings.text, view)

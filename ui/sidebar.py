@@ -24,7 +24,9 @@ def render() -> Settings:
         if example and st.session_state.get("_last_example") != example:
             st.session_state["_last_example"] = example
             st.session_state["text"] = example
-        text = st.text_area("Sentence", EXAMPLES[0], key="text")
+        # the default comes through session state, where a bookmarked URL may already have put a sentence
+        st.session_state.setdefault("text", EXAMPLES[0])
+        text = st.text_area("Sentence", key="text")
         st.subheader("Display")
         hide_special = st.checkbox("Hide special tokens ([CLS], [SEP]) and renormalise rows", key="hide_special")
         combine = st.radio("Heads", ["head", "mean", "max"], horizontal=True, key="combine",
