@@ -9,7 +9,18 @@ from __future__ import annotations
 import streamlit as st
 
 from model import ModelLoadError
-from ui import head_view, lines_view, model_view, sidebar, step_view, url_state
+from ui import (
+    compare_view,
+    export_view,
+    head_view,
+    lines_view,
+    model_view,
+    positions_view,
+    sidebar,
+    statistics_view,
+    step_view,
+    url_state,
+)
 from ui.state import MODELS, get_capture
 
 st.set_page_config(page_title="Attention dashboard", layout="wide")
@@ -21,6 +32,10 @@ VIEWS = {
     "Lines": lines_view.render,
     "Model view": model_view.render,
     "Step by step": step_view.render,
+    "Positions": positions_view.render,
+    "Compare": compare_view.render,
+    "Statistics": statistics_view.render,
+    "Export": export_view.render,
 }
 
 url_state.restore(MODELS, list(VIEWS))

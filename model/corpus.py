@@ -1,0 +1,128 @@
+"""Head statistics over a corpus: one sentence per line, captured in batches.
+
+``corpus_statistics`` is a pure function of (model, sentences): it reads nothing
+but its arguments and keeps no state, so the same call can run anywhere a
+model loads. Encoder models run a whole batch in one forward pass, padded, with
+the padding keys masked, which gives each sentence the weights it gets alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from model.capture_result import Capture
+from model.checkpoints import LoadedModel
+from model.hooks import PATTERN, capture, hooked
+from model.statistics import STAT_COLUMNS, head_statistics
+
+MAX_SENTENCES = 200
+MAX_BYTES = 1_000_000
+
+Progress = Callable[[int, int], None]  # (sentences done, sentences in all)
+
+
+def parse_corpus(text: str, max_sentences: int = MAX_SENTENCES, max_bytes: int = MAX_BYTES) -> list[str]:
+    """Non-blank lines of ``text``, stripped. ``ValueError`` with a readable message beyond the limits."""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ValueError(f"The corpus is {size / 1e6:.1f} MB; at most {max_bytes / 1e6:.0f} MB is read. "
+                         "Use a smaller file.")
+    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    if not sentences:
+        raise ValueError("The corpus is empty: give one sentence per line.")
+    if len(sentences) > max_sentences:
+        raise ValueError(f"The corpus has {len(sentences)} sentences; at most {max_sentences} are read. "
+                         "Keep the first ones or split the file.")
+    return sentences
+
+
+def readable(model: LoadedModel, text: str) -> bool:
+    """Whether ``text`` has a token other than the special ones (what ``capture`` accepts)."""
+    return bool(text.strip()) and any(t not in model.codec.special_tokens for t in model.codec.encode(text).tokens)
+
+
+def capture_statistics(cap: Capture) -> pd.DataFrame:
+    """``head_statistics`` of every kind of attention in one capture, with a ``kind`` column."""
+    frames = []
+    for kind in cap.kinds:
+        frame = head_statistics(cap.attentions[kind], cap.query_tokens(kind), cap.key_tokens(kind),
+                                self_attention=kind != "cross")
+        frame.insert(0, "kind", kind)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def batch_statistics(model: LoadedModel, sentences: list[str]) -> list[pd.DataFrame]:
+    """Per-sentence statistics of an encoder from one padded forward pass over ``sentences``."""
+    encoded = [model.codec.encode(s) for s in sentences]
+    lengths = [len(e.ids) for e in encoded]
+    pad = model.net.cfg.pad_id
+    ids = torch.full((len(encoded), max(lengths)), pad, dtype=torch.long)  # (B, T)
+    for b, e in enumerate(encoded):
+        ids[b, : lengths[b]] = torch.tensor(e.ids)
+    per_sentence: list[list[pd.DataFrame]] = [[] for _ in sentences]
+
+    def record(name: str, output: torch.Tensor) -> None:
+        layer = int(PATTERN.match(name).group(2))
+        weights = output.detach().float().cpu().numpy()  # (B, H, T, T)
+        for b, n in enumerate(lengths):
+            frame = head_statistics(weights[b, :, :n, :n][None], encoded[b].tokens)  # (1, H, n, n)
+            frame["layer"] = layer
+            per_sentence[b].append(frame)
+
+    points = {n: p for n, p in model.net.hook_points().items()
+              if n.startswith("encoder.") and n.endswith("self_attn.hook_pattern")}
+    with hooked(points, record), torch.inference_mode():
+        model.net(ids)
+    frames = []
+    for layers in per_sentence:
+        frame = pd.concat(layers, ignore_index=True)
+        frame.insert(0, "kind", "encoder")
+        frames.append(frame)
+    return frames
+
+
+def corpus_statistics(model: LoadedModel, sentences: list[str], batch_size: int = 16,
+                      progress: Progress | None = None) -> pd.DataFrame:
+    """Mean and spread of every head statistic over ``sentences``.
+
+    One row per (kind, layer, head): ``sentences`` (how many were read), then
+    ``<stat>_mean`` and ``<stat>_std`` (sample standard deviation) for each of
+    ``STAT_COLUMNS``. Sentences with no readable token are skipped; sentences longer than the
+    model reads are truncated as in ``capture``. ``progress(done, total)`` is
+    called after each batch.
+    """
+    texts = [s for s in sentences if isinstance(s, str) and readable(model, s)]
+    if not texts:
+        raise ValueError("The corpus has no readable sentence: give one sentence per line.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size is at least 1, got {batch_size}")
+    # Batching sentences of similar length wastes less work on padding.
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    frames: list[pd.DataFrame] = []
+    for start in range(0, len(texts), batch_size):
+        batch = [texts[i] for i in order[start: start + batch_size]]
+        if model.arch == "encoder":
+            frames.extend(batch_statistics(model, batch))
+        else:
+            frames.extend(capture_statistics(capture(model, s, keep_qkv=False)) for s in batch)
+        if progress is not None:
+            progress(min(start + batch_size, len(texts)), len(texts))
+    every = pd.concat(frames, ignore_index=True)
+    grouped = every.groupby(["kind", "layer", "head"], sort=False)[STAT_COLUMNS]
+    means, stds = grouped.mean(), grouped.std()
+    out = grouped.size().rename("sentences").to_frame()
+    for name in STAT_COLUMNS:
+        out[f"{name}_mean"] = means[name]
+        out[f"{name}_std"] = stds[name]
+    return out.reset_index().sort_values(["kind", "layer", "head"], key=_kind_order).reset_index(drop=True)
+
+
+def _kind_order(column: pd.Series) -> pd.Series:
+    if column.name == "kind":
+        return column.map({"encoder": 0, "decoder": 1, "cross": 2})
+    return column

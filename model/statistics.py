@@ -1,0 +1,240 @@
+"""What each head does, in numbers: pure numpy over attention tensors.
+
+Every function takes weights shaped ``[..., queries, keys]`` (usually
+``[layers, heads, queries, keys]`` from ``Capture.attentions``) and reduces the
+last two axes. Nothing here runs a model; ``model.corpus`` does that.
+
+Measures, per head, averaged over the query rows:
+
+- entropy: ``-sum p log p`` of a row, in nats (uniform over n keys gives ``log n``);
+- distance: mean ``|key - query|`` weighted by attention (self-attention only);
+- share on [CLS]-like, [SEP]-like and punctuation keys;
+- previous / same / next: the weight on key ``q-1``, ``q``, ``q+1``, averaged over
+  the queries that have such a neighbour;
+- confidence: the mean of each row's largest weight (Voita et al., 2019).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+FIRST_SPECIAL = frozenset({"[CLS]", "<s>", "<bos>", "[BOS]"})
+LAST_SPECIAL = frozenset({"[SEP]", "</s>", "<eos>", "[EOS]"})
+# Subword markers of WordPiece, byte-level BPE and SentencePiece, stripped before the punctuation test.
+SUBWORD_MARKS = ("##", "Ġ", "▁")
+
+STAT_COLUMNS = ["entropy", "distance", "cls", "sep", "punct", "previous", "same", "next", "confidence"]
+STAT_LABELS = {
+    "entropy": "entropy (nats)",
+    "distance": "mean distance",
+    "cls": "share on [CLS]",
+    "sep": "share on [SEP]",
+    "punct": "share on punctuation",
+    "previous": "share on previous",
+    "same": "share on itself",
+    "next": "share on next",
+    "confidence": "confidence",
+}
+
+
+def as_weights(att: np.ndarray) -> np.ndarray:
+    w = np.asarray(att, dtype=np.float32)
+    if w.ndim < 2:
+        raise ValueError(f"attention weights are at least 2-D [queries, keys], got shape {w.shape}")
+    return w
+
+
+def entropy(att: np.ndarray) -> np.ndarray:
+    """Mean row entropy in nats, shape ``att.shape[:-2]``."""
+    w = as_weights(att)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(w > 0, w * np.log(np.where(w > 0, w, 1.0)), 0.0)
+    return (-plogp.sum(-1)).mean(-1)
+
+
+def mean_distance(att: np.ndarray) -> np.ndarray:
+    """Attention-weighted ``|key - query|``, averaged over queries."""
+    w = as_weights(att)
+    q, k = w.shape[-2:]
+    dist = np.abs(np.arange(k)[None, :] - np.arange(q)[:, None]).astype(np.float32)  # (Q, K)
+    return (w * dist).sum(-1).mean(-1)
+
+
+def confidence(att: np.ndarray) -> np.ndarray:
+    """Mean of each row's largest weight (Voita et al., 2019)."""
+    return as_weights(att).max(-1).mean(-1)
+
+
+def key_share(att: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Mean over queries of the weight that falls on the keys where ``keys`` is True."""
+    w = as_weights(att)
+    mask = np.asarray(keys, dtype=bool)
+    if mask.shape != (w.shape[-1],):
+        raise ValueError(f"key mask of shape {mask.shape} does not match {w.shape[-1]} keys")
+    return w[..., mask].sum(-1).mean(-1)
+
+
+def offset_share(att: np.ndarray, offset: int) -> np.ndarray:
+    """Mean weight on key ``q + offset`` over the queries that have one; NaN where none has."""
+    w = as_weights(att)
+    diag = np.diagonal(w, offset=offset, axis1=-2, axis2=-1)  # (..., n valid queries)
+    if diag.shape[-1] == 0:
+        return np.full(w.shape[:-2], np.nan, dtype=np.float32)
+    return diag.mean(-1)
+
+
+def offset_profile(att: np.ndarray, max_offset: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean weight by relative offset ``key - query``: ``(offsets, profile [..., n_offsets])``."""
+    w = as_weights(att)
+    q, k = w.shape[-2:]
+    lo, hi = -(q - 1), k - 1
+    if max_offset is not None:
+        lo, hi = max(lo, -max_offset), min(hi, max_offset)
+    offsets = np.arange(lo, hi + 1)
+    profile = np.stack([offset_share(w, int(o)) for o in offsets], axis=-1)
+    return offsets, profile.astype(np.float32)
+
+
+def is_punctuation(token: str) -> bool:
+    """A token made only of Unicode punctuation once subword marks are stripped."""
+    t = token
+    for mark in SUBWORD_MARKS:
+        t = t.removeprefix(mark)
+    return bool(t) and all(unicodedata.category(c).startswith("P") for c in t)
+
+
+def head_statistics(att: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
+                    self_attention: bool = True) -> pd.DataFrame:
+    """One row per (layer, head) of ``att [L, H, Q, K]`` with every measure in ``STAT_COLUMNS``.
+
+    Distance and the previous / same / next shares compare query and key positions
+    of one sequence: for cross-attention (``self_attention=False``) they are NaN.
+    """
+    w = as_weights(att)
+    if w.ndim != 4:
+        raise ValueError(f"expected [layers, heads, queries, keys], got shape {w.shape}")
+    key_tokens = query_tokens if key_tokens is None else key_tokens
+    L, H, Q, K = w.shape
+    if (Q, K) != (len(query_tokens), len(key_tokens)):
+        raise ValueError(f"weights {Q} x {K} do not match {len(query_tokens)} queries x {len(key_tokens)} keys")
+    nan = np.full((L, H), np.nan, dtype=np.float32)
+    stats = {
+        "entropy": entropy(w),
+        "distance": mean_distance(w) if self_attention else nan,
+        "cls": key_share(w, np.array([t in FIRST_SPECIAL for t in key_tokens], dtype=bool)),
+        "sep": key_share(w, np.array([t in LAST_SPECIAL for t in key_tokens], dtype=bool)),
+        "punct": key_share(w, np.array([is_punctuation(t) for t in key_tokens], dtype=bool)),
+        "previous": offset_share(w, -1) if self_attention else nan,
+        "same": offset_share(w, 0) if self_attention else nan,
+        "next": offset_share(w, 1) if self_attention else nan,
+        "confidence": confidence(w),
+    }
+    layer, head = np.meshgrid(np.arange(L), np.arange(H), indexing="ij")
+    frame = pd.DataFrame({"layer": layer.ravel(), "head": head.ravel()})
+    for name in STAT_COLUMNS:
+        frame[name] = np.asarray(stats[name], dtype=np.float64).ravel()  # (L*H,) in layer-major order
+    return frame
+
+
+def attention_rollout(att: np.ndarray, residual: float = 0.5) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020) after each layer, ``[L, T, T]``.
+
+    Each layer's heads are averaged and the residual connection added as
+    ``residual * I + (1 - residual) * A``, rows renormalised; layer ``l``'s rollout
+    is that matrix times the rollout of layer ``l - 1``.
+    """
+    w = as_weights(att)
+    if w.ndim != 4 or w.shape[-1] != w.shape[-2]:
+        raise ValueError(f"rollout needs square self-attention [layers, heads, T, T], got shape {w.shape}")
+    L, _, T, _ = w.shape
+    eye = np.eye(T, dtype=np.float64)
+    mixed = residual * eye + (1.0 - residual) * w.astype(np.float64).mean(1)  # (L, T, T)
+    mixed /= mixed.sum(-1, keepdims=True)
+    out = np.empty((L, T, T), dtype=np.float32)
+    flow = eye
+    for layer in range(L):
+        flow = mixed[layer] @ flow
+        out[layer] = flow
+    return out
+
+
+def head_similarity(att: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every pair of heads' patterns, ``[L*H, L*H]`` in layer-major order."""
+    w = as_weights(att)
+    if w.ndim != 4:
+        raise ValueError(f"expected [layers, heads, queries, keys], got shape {w.shape}")
+    flat = w.reshape(w.shape[0] * w.shape[1], -1)  # (L*H, Q*K)
+    norms = np.linalg.norm(flat, axis=1, keepdims=True)
+    unit = flat / np.where(norms > 0, norms, 1.0)
+    sim = unit @ unit.T
+    return np.clip(sim, -1.0, 1.0).astype(np.float32)
+
+
+def cluster_heads(sim: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Average-linkage agglomerative clustering on a similarity matrix; labels 0..n_clusters-1.
+
+    Labels are numbered in the order their first head appears, so they are stable.
+    """
+    s = np.asarray(sim, dtype=np.float64)
+    n = s.shape[0]
+    if s.shape != (n, n):
+        raise ValueError(f"a similarity matrix is square, got shape {s.shape}")
+    n_clusters = max(1, min(int(n_clusters), n))
+    clusters: list[list[int]] = [[i] for i in range(n)]
+    link = s.copy()  # average similarity between current clusters
+    np.fill_diagonal(link, -np.inf)
+    while len(clusters) > n_clusters:
+        a, b = np.unravel_index(np.argmax(link), link.shape)
+        a, b = min(a, b), max(a, b)
+        na, nb = len(clusters[a]), len(clusters[b])
+        merged = (link[a] * na + link[b] * nb) / (na + nb)
+        link[a], link[:, a] = merged, merged
+        link[a, a] = -np.inf
+        link = np.delete(np.delete(link, b, axis=0), b, axis=1)
+        clusters[a] = clusters[a] + clusters[b]
+        del clusters[b]
+    labels = np.empty(n, dtype=np.int64)
+    for c, members in enumerate(sorted(clusters, key=min)):
+        labels[members] = c
+    return labels
+
+
+def similar_heads(sim: np.ndarray, index: int, k: int = 5) -> list[tuple[int, float]]:
+    """The ``k`` heads most similar to head ``index`` (itself excluded): ``[(index, similarity)]``."""
+    row = np.asarray(sim[index], dtype=np.float64).copy()
+    row[index] = -np.inf
+    best = np.argsort(-row, kind="stable")[:k]
+    return [(int(i), float(row[i])) for i in best]
+
+
+def position_similarity(vectors: np.ndarray, metric: str = "cosine") -> np.ndarray:
+    """``[P, P]`` similarity of positional vectors ``[P, d]``: ``"cosine"`` or ``"dot"``."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.ndim != 2:
+        raise ValueError(f"positional vectors are [positions, dims], got shape {v.shape}")
+    if metric == "cosine":
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        v = v / np.where(norms > 0, norms, 1.0)
+    elif metric != "dot":
+        raise ValueError(f"metric is 'cosine' or 'dot', not {metric!r}")
+    return (v @ v.T).astype(np.float32)
+
+
+def largest_changes(a: np.ndarray, b: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None,
+                    n: int = 10) -> pd.DataFrame:
+    """The ``n`` cells where ``b - a`` is largest in size: query, key, tokens, both weights, change."""
+    key_tokens = query_tokens if key_tokens is None else key_tokens
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    if a.shape != b.shape or a.shape != (len(query_tokens), len(key_tokens)):
+        raise ValueError(f"cannot compare {a.shape} with {b.shape} over {len(query_tokens)} x {len(key_tokens)}")
+    diff = (b - a).ravel()
+    top = np.argsort(-np.abs(diff), kind="stable")[:n]
+    q, k = np.unravel_index(top, a.shape)
+    return pd.DataFrame({
+        "query": q, "query token": [query_tokens[i] for i in q],
+        "key": k, "key token": [key_tokens[i] for i in k],
+        "A": a[q, k], "B": b[q, k], "change (B - A)": diff[top],
+    })

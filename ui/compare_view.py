@@ -1,0 +1,139 @@
+"""Compare view: two heads, two sentences, two models, or with and without positions."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model import Capture, ModelLoadError
+from model.statistics import largest_changes
+from ui.controls import choose_kind, explain, index_slider, layer_head
+from ui.figure import show
+from ui.settings import Settings
+from ui.state import MODELS, get_capture
+from viz.compare import Panel, compare_figure
+
+MODES = ["Two heads", "Two sentences", "Two models", "With / without positions"]
+PAIR = ("The animal didn't cross the street because it was too tired.",
+        "The animal didn't cross the street because it was too wide.")
+EXPLANATION = """
+Panels share one colour scale, so equal colours mean equal weights. The difference panel shows
+**B - A** on a diverging scale centred on 0: red where B attends more, blue where it attends less;
+the table lists the cells that changed most. A difference needs the same tokens on both sides;
+otherwise the two are shown side by side.
+
+Try the *tired* / *wide* pair under **Two sentences**: in some heads "it" attends to "animal" when
+the animal is tired and to "street" when the street is wide.
+"""
+
+
+def other_head(att, prefix: str, default_head: int) -> tuple[int, int]:
+    """Layer and head sliders of the second panel, on their own state."""
+    n_layers, n_heads = att.shape[:2]
+    col1, col2 = st.columns(2)
+    st.session_state.setdefault(f"{prefix}_head", min(default_head, n_heads - 1))
+    layer = index_slider(col1, "Layer (B)", n_layers, f"{prefix}_layer")
+    head = index_slider(col2, "Head (B)", n_heads, f"{prefix}_head")
+    return layer, head
+
+
+def show_pair(a: Panel, b: Panel, settings: Settings, name: str, title: str) -> None:
+    """A and B on one scale, with their difference and largest changes when their tokens match."""
+    same = a.weights.shape == b.weights.shape and a.query_tokens == b.query_tokens and a.key_tokens == b.key_tokens
+    aligned = a.weights.shape == b.weights.shape
+    if not aligned:
+        st.caption(f"A has {a.weights.shape[0]} x {a.weights.shape[1]} cells and B {b.weights.shape[0]} x "
+                   f"{b.weights.shape[1]}: shown side by side; a difference needs the same number of tokens.")
+    elif not same:
+        st.caption("The tokens differ but their number is the same: cells are compared position by position.")
+    fig = compare_figure([a, b], difference=aligned, colorscale=settings.colorscale, title=title)
+    show(fig, name, key=f"compare_{name}")
+    if aligned:
+        st.caption("Largest changes (B - A)")
+        st.dataframe(largest_changes(a.weights, b.weights, a.query_tokens, a.key_tokens, n=10),
+                     hide_index=True, width="stretch")
+
+
+def two_heads(cap: Capture, settings: Settings, kind: str) -> None:
+    att = cap.attentions[kind]
+    st.caption("A")
+    layer, head = layer_head(att)
+    st.caption("B")
+    layer_b, head_b = other_head(att, "cmp_b", 1)
+    q, k = cap.query_tokens(kind), cap.key_tokens(kind)
+    show_pair(Panel(att[layer, head], q, k, f"A: L{layer} H{head}"),
+              Panel(att[layer_b, head_b], q, k, f"B: L{layer_b} H{head_b}"), settings,
+              f"{cap.model_name}_{kind}_L{layer}H{head}_vs_L{layer_b}H{head_b}", f"{cap.model_name} {kind}")
+
+
+def two_sentences(cap: Capture, settings: Settings, kind: str) -> None:
+    col1, col2 = st.columns(2)
+    text_a = col1.text_input("Sentence A", PAIR[0], key="cmp_text_a")
+    text_b = col2.text_input("Sentence B", PAIR[1], key="cmp_text_b")
+    try:
+        cap_a = get_capture(settings.model_name, text_a)
+        cap_b = get_capture(settings.model_name, text_b)
+    except ValueError as exc:
+        st.info(str(exc))
+        return
+    for c in (cap_a, cap_b):
+        if c.notice:
+            st.warning(c.notice)
+    layer, head = layer_head(cap.attentions[kind])
+    panels = [Panel(c.attentions[kind][layer, head], c.query_tokens(kind), c.key_tokens(kind), label)
+              for c, label in ((cap_a, "A"), (cap_b, "B"))]
+    show_pair(*panels, settings, f"{cap.model_name}_{kind}_L{layer}_H{head}_two_sentences",
+              f"{cap.model_name} {kind} layer {layer} head {head}")
+
+
+def two_models(cap: Capture, settings: Settings, kind: str) -> None:
+    others = [m for m in MODELS if m != settings.model_name]
+    if not others:
+        st.info(f"Only one model is available ({MODELS.get(settings.model_name, settings.model_name)}): "
+                "there is no second model to compare with.")
+        return
+    other = st.selectbox("Model B", others, format_func=MODELS.get, key="cmp_model_b")
+    try:
+        cap_b = get_capture(other, settings.text)
+    except ModelLoadError as exc:
+        st.warning(f"{other} could not be loaded: {exc}")
+        return
+    except ValueError as exc:
+        st.info(str(exc))
+        return
+    if kind not in cap_b.attentions:
+        st.info(f"{other} has no {kind} attention; it has {', '.join(cap_b.kinds)}.")
+        return
+    st.caption(f"A: {cap.model_name}")
+    layer, head = layer_head(cap.attentions[kind])
+    st.caption(f"B: {other}")
+    layer_b, head_b = other_head(cap_b.attentions[kind], "cmp_model", head)
+    show_pair(Panel(cap.attentions[kind][layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
+                    f"A: {cap.model_name} L{layer} H{head}"),
+              Panel(cap_b.attentions[kind][layer_b, head_b], cap_b.query_tokens(kind), cap_b.key_tokens(kind),
+                    f"B: {other} L{layer_b} H{head_b}"),
+              settings, f"{cap.model_name}_vs_{other}_{kind}", "one sentence, two models")
+
+
+def with_without_positions(cap: Capture, settings: Settings, kind: str) -> None:
+    if cap.positions is None:
+        st.info(cap.positions_note or f"{cap.model_name} adds no positional vectors: there is nothing to zero.")
+        return
+    zeroed = get_capture(settings.model_name, settings.text, zero_positions=True)
+    layer, head = layer_head(cap.attentions[kind])
+    q, k = cap.query_tokens(kind), cap.key_tokens(kind)
+    if zeroed.attentions[kind].shape != cap.attentions[kind].shape:
+        q, k = zeroed.query_tokens(kind), zeroed.key_tokens(kind)
+        st.caption("Without positions the model wrote another output, so the decoder side differs.")
+    show_pair(Panel(cap.attentions[kind][layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
+                    "A: with positions"),
+              Panel(zeroed.attentions[kind][layer, head], q, k, "B: positions zeroed"), settings,
+              f"{cap.model_name}_{kind}_L{layer}_H{head}_positions", f"{cap.model_name} {kind} layer {layer} "
+              f"head {head}")
+
+
+def render(cap: Capture, settings: Settings) -> None:
+    mode = st.radio("Compare", MODES, horizontal=True, key="cmp_mode")
+    kind = choose_kind(cap)
+    {"Two heads": two_heads, "Two sentences": two_sentences, "Two models": two_models,
+     "With / without positions": with_without_positions}[mode](cap, settings, kind)
+    explain(EXPLANATION)
