@@ -74,13 +74,18 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
             zero_positions: bool = False, keep_qkv: bool = True) -> Capture:
     """Tokenise ``text``, run the model once with hooks, return a ``Capture``.
 
-    Raises ``ValueError`` with a readable message for text with nothing to read.
+    Raises ``ValueError`` with a readable message for text with nothing to read
+    (empty, or only special or unknown tokens) or that is not valid Unicode.
     Text longer than the model's positions is truncated and ``Capture.truncated``
     and ``Capture.notice`` say so. ``zero_positions`` replaces the positional
     vectors with zeros through the positions hook point (an ablation).
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("The text is empty: type a sentence to see its attention.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates, which the tokenizer cannot take
+        raise ValueError("The text is not valid Unicode: it holds unpaired surrogate characters.") from exc
     enc = model.codec.encode(text)
     content = [t for t in enc.tokens if t not in model.codec.special_tokens]
     if not content:
