@@ -270,3 +270,38 @@ def test_corrupt_safetensors(tmp_path):
     (folder / "model.safetensors").write_bytes(b"\x00" * 64)
     with pytest.raises(ModelLoadError, match="could not be loaded as gpt2"):
         load_model(str(folder))
+
+
+# --- The dashboard's model picker -------------------------------------------------------------------
+
+
+def dashboard(folder: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=120)
+    at.run()
+    at.selectbox(key="model").set_value("local").run()
+    at.text_input(key="checkpoint_folder").set_value(folder).run()
+    at.text_area(key="text").set_value(TEXT).run()
+    return at
+
+
+@pytest.mark.parametrize("family", ["distilbert", "gpt2"])
+def test_dashboard_draws_a_local_checkpoint(checkpoints, family):
+    at = dashboard(str(checkpoints[family]))
+    assert not at.exception
+    assert not at.error
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    expected = TEXT.split() if family == "gpt2" else ["[CLS]", *TEXT.split(), "[SEP]"]
+    assert spec["layout"]["xaxis"]["ticktext"] == expected
+
+
+@pytest.mark.parametrize("folder, message", [
+    ("/no/such/checkpoint", "no folder"),
+    ("", "name a model"),
+])
+def test_dashboard_shows_a_load_error_as_a_message(folder, message):
+    at = dashboard(folder)
+    assert not at.exception
+    assert any(message in e.value for e in at.error)
+    assert not at.get("plotly_chart")

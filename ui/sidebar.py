@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.settings import Settings
-from ui.state import MODELS
+from ui.state import LOCAL, LOCAL_LABEL, MODELS
 
 EXAMPLES = [
     "The animal didn't cross the street because it was too tired.",
@@ -18,7 +18,13 @@ EXAMPLES = [
 
 def render() -> Settings:
     with st.sidebar:
-        model_name = st.selectbox("Model", list(MODELS), format_func=MODELS.get, key="model")
+        model_name = st.selectbox("Model", [*MODELS, LOCAL], format_func=lambda k: MODELS.get(k, LOCAL_LABEL),
+                                  key="model")
+        if model_name == LOCAL:
+            model_name = st.text_input("Checkpoint folder", key="checkpoint_folder",
+                                       placeholder="/path/to/a/transformers/checkpoint",
+                                       help="A folder with config.json, model.safetensors and tokenizer.json "
+                                            "(BERT, RoBERTa, DistilBERT, GPT-2 or T5).").strip()
         example = st.selectbox("Example sentences", EXAMPLES, index=None, placeholder="Pick an example...",
                                key="example")
         if example and st.session_state.get("_last_example") != example:

@@ -12,6 +12,10 @@ import streamlit as st
 from model import Capture, LoadedModel, capture, load_model
 
 MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2, pretrained encoder)"}
+# The picker's last entry: a local Hugging Face checkpoint folder the user types in (not in MODELS,
+# which lists only models that load by name).
+LOCAL = "local"
+LOCAL_LABEL = "Local checkpoint folder"
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
