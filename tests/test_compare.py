@@ -1,0 +1,83 @@
+"""Comparison figures: one colour scale for compared panels, a difference centred on 0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model import capture
+from viz.compare import Panel, compare_figure
+from viz.statistics import colour_table, head_grid, head_scatter, mean_spread, similarity_matrix
+
+
+@pytest.fixture(scope="module")
+def pair(minilm):
+    return (capture(minilm, "The animal didn't cross the street because it was too tired."),
+            capture(minilm, "The animal didn't cross the street because it was too wide."))
+
+
+def test_two_heads_share_a_scale_and_difference_is_centred(pair):
+    cap = pair[0]
+    att = cap.attentions["encoder"]
+    a, b = att[0, 2], att[4, 7]
+    fig = compare_figure([Panel(a, cap.tokens, cap.tokens, "A"), Panel(b, cap.tokens, cap.tokens, "B")])
+    assert [t.coloraxis for t in fig.data] == ["coloraxis", "coloraxis", "coloraxis2"]
+    assert fig.layout.coloraxis.cmin == 0.0
+    assert fig.layout.coloraxis.cmax == pytest.approx(max(a.max(), b.max()))
+    assert fig.layout.coloraxis2.cmid == 0.0
+    np.testing.assert_allclose(np.asarray(fig.data[2].z), b - a)
+    for i, axis in enumerate(("xaxis", "xaxis2", "xaxis3")):
+        assert list(fig.layout[axis].ticktext) == cap.tokens, i
+    assert [a.text for a in fig.layout.annotations] == ["A", "B", "difference: B - A"]
+
+
+def test_tired_wide_pair_is_aligned(pair):
+    tired, wide = pair
+    assert len(tired.tokens) == len(wide.tokens)
+    a, b = tired.attentions["encoder"][5, 0], wide.attentions["encoder"][5, 0]
+    fig = compare_figure([Panel(a, tired.tokens, tired.tokens, "tired"), Panel(b, wide.tokens, wide.tokens, "wide")])
+    assert len(fig.data) == 3 and np.asarray(fig.data[2].z).shape == a.shape
+    assert fig.layout.xaxis2.ticktext[-3] == "wide"
+
+
+def test_unequal_lengths_side_by_side(minilm):
+    a, b = capture(minilm, "the cat"), capture(minilm, "the cat saw the dog")
+    panels = [Panel(a.attentions["encoder"][0, 0], a.tokens, a.tokens, "A"),
+              Panel(b.attentions["encoder"][0, 0], b.tokens, b.tokens, "B")]
+    with pytest.raises(ValueError, match="same shape|one shape"):
+        compare_figure(panels)
+    fig = compare_figure(panels, difference=False)
+    assert [np.asarray(t.z).shape for t in fig.data] == [(4, 4), (7, 7)]
+    assert "coloraxis2" not in fig.to_dict()["layout"]
+
+
+def test_non_square_cross_attention_panels():
+    rng = np.random.default_rng(0)
+    a, b = rng.dirichlet(np.ones(5), size=3), rng.dirichlet(np.ones(5), size=3)  # 3 queries, 5 keys
+    q, k = ["<s>", "x", "y"], ["a", "<b>", "c", "d", "</s>"]
+    fig = compare_figure([Panel(a, q, k, "A"), Panel(b, q, k, "B")])
+    assert np.asarray(fig.data[2].z).shape == (3, 5)
+    assert list(fig.layout.xaxis.ticktext) == ["a", "&lt;b&gt;", "c", "d", "&lt;/s&gt;"]
+    with pytest.raises(ValueError, match="does not match"):
+        compare_figure([Panel(a, k, q, "A")], difference=False)
+
+
+def test_statistics_figures(minilm):
+    from model.corpus import capture_statistics
+
+    stats = capture_statistics(capture(minilm, "the cat saw the dog"))
+    fig = head_scatter(stats, "distance", "entropy", selected=(0, 2))
+    assert len(fig.data[0].x) == 72 and len(fig.data) == 2
+    assert fig.data[1].text == ("L0 H2",)
+    assert fig.data[1].x[0] == pytest.approx(stats.loc[2, "distance"])
+    grid = head_grid(stats["entropy"].to_numpy().reshape(6, 12))
+    assert np.asarray(grid.data[0].z).shape == (6, 12)
+    sim = np.eye(72, dtype=np.float32)
+    order = list(range(71, -1, -1))
+    matrix = similarity_matrix(sim, 12, order)
+    assert matrix.data[0].x[0] == "L5 H11"
+    styled = colour_table(stats[["layer", "head", "entropy"]], ["entropy"]).to_html()
+    assert "background-color: rgba(33, 113, 181, 0.80)" in styled  # the highest entropy is darkest
+    frame = stats.assign(entropy_mean=stats["entropy"], entropy_std=0.1)
+    bars = mean_spread(frame, "entropy")
+    assert len(bars.data[0].x) == 72 and list(bars.data[0].error_y.array[:2]) == [0.1, 0.1]
