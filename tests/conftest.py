@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int  # the streamlit process itself, e.g. to read its memory from /proc/<pid>/status
+
+
 @pytest.fixture(scope="session")
-def dashboard_url():
+def dashboard_url(dashboard_server):
+    return dashboard_server.url
+
+
+@pytest.fixture(scope="session")
+def dashboard_server():
     """``streamlit run dashboard.py`` on a free localhost port, up until the session ends."""
     port = free_port()
     proc = subprocess.Popen(
@@ -55,7 +67,7 @@ def dashboard_url():
                 time.sleep(0.3)
         else:
             raise RuntimeError("the dashboard did not answer /_stcore/health within 60 s")
-        yield url
+        yield Server(url=url, pid=proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
