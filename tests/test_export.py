@@ -1,0 +1,227 @@
+"""Static images, offline HTML and the data exports, checked on the bytes they produce."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import struct
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import capture
+from viz import data_export
+from viz.images import ChromiumMissing, Renderer, chromium_problem, figure_html, find_chromium
+from viz.publication import file_stem, for_print, head_figure
+
+SENTENCE = "The cat sat on the mat."
+
+
+@pytest.fixture(scope="module")
+def cap(minilm):
+    return capture(minilm, SENTENCE)
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    r = Renderer()
+    yield r
+    r.close()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def chromium_children() -> set[int]:
+    """Process ids of Chrome/Chromium processes descended from this test process."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ")".
+        names[int(entry.name)] = stat[stat.index("(") + 1:stat.rindex(")")]
+        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    me, found = os.getpid(), set()
+    for pid, name in names.items():
+        p = pid
+        while p > 1 and p in parents:
+            p = parents[p]
+            if p == me:
+                if "chrom" in name.lower():
+                    found.add(pid)
+                break
+    return found
+
+
+# --- Static images ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("width", "height", "scale"), [(640, 480, 1), (640, 480, 2), (500, 700, 3)])
+def test_png_has_the_requested_pixel_size(cap, renderer, width, height, scale):
+    data = renderer.render(head_figure(cap, "encoder", 2, 5), "png", width=width, height=height, scale=scale)
+    assert png_size(data) == (width * scale, height * scale)
+
+
+def test_svg_parses_as_xml_and_holds_the_tokens(cap, renderer):
+    data = renderer.render(head_figure(cap, "encoder", 2, 5), "svg", width=800, height=600)
+    root = ET.fromstring(data)
+    assert root.tag.endswith("svg")
+    assert float(root.get("width")) == 800 and float(root.get("height")) == 600
+    texts = {t.text for t in root.iter() if t.tag.endswith("text") and t.text}
+    assert {"[CLS]", "cat", "mat", "[SEP]"} <= texts
+    assert any("layer 2" in t and "head 5" in t for t in texts)
+    assert "attention weight" in texts
+
+
+def test_pdf_is_a_pdf(cap, renderer):
+    data = renderer.render(head_figure(cap, "encoder", 0, 0), "pdf", width=600, height=500)
+    assert data.startswith(b"%PDF")
+    assert data.rstrip().endswith(b"%%EOF")
+
+
+def test_a_second_export_reuses_the_browser(cap, renderer):
+    fig = head_figure(cap, "encoder", 1, 1)
+    renderer.render(fig, "png", width=300, height=300)
+    pid, launched, browsers = renderer.browser_pid, renderer.launches, chromium_children()
+    assert pid is not None and browsers, "the first export should have left a browser running"
+    renderer.render(fig, "svg", width=300, height=300)
+    renderer.render(head_figure(cap, "encoder", 3, 4), "png", width=300, height=300)
+    assert renderer.browser_pid == pid
+    assert renderer.launches == launched
+    assert chromium_children() == browsers  # no browser started, none ended
+
+
+def test_unknown_image_format_is_refused(cap, renderer):
+    with pytest.raises(ValueError, match="unknown image format 'gif'"):
+        renderer.render(head_figure(cap, "encoder", 0, 0), "gif")
+
+
+def test_missing_chromium_says_how_to_install_it(cap, monkeypatch, tmp_path):
+    missing = tmp_path / "no-such-chromium"
+    with pytest.raises(ChromiumMissing, match="apt-get install -y chromium"):
+        Renderer(chromium=missing).render(head_figure(cap, "encoder", 0, 0), "png")
+    monkeypatch.setenv("CHROMIUM_PATH", str(missing))
+    with pytest.raises(ChromiumMissing, match=str(missing)):
+        find_chromium()
+    assert "apt-get install -y chromium" in chromium_problem()
+    # HTML and data need no browser.
+    assert "Plotly.newPlot" in figure_html(head_figure(cap, "encoder", 0, 0))
+    assert data_export.load_npz(data_export.npz_bytes(cap)).tokens == cap.tokens
+
+
+def test_html_is_self_contained_and_holds_the_plot(cap):
+    html = figure_html(head_figure(cap, "encoder", 2, 5))
+    assert html.lstrip().lower().startswith("<html") or html.lstrip().lower().startswith("<!doctype")
+    assert '<script src="http' not in html and "<script src='http" not in html
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html), "every script is inline"
+    assert len(html) > 1_000_000  # plotly.js itself is inlined
+    assert "Plotly.newPlot" in html and '"type":"heatmap"' in html
+    assert "layer 2" in html and "head 5" in html
+
+
+# --- Publication styling ------------------------------------------------------------------
+
+def test_head_figure_is_titled_and_labelled(cap):
+    fig = head_figure(cap, "encoder", 2, 5)
+    title = fig.layout.title.text
+    assert "minilm" in title and "encoder" in title and "layer 2" in title and "head 5" in title
+    assert fig.data[0].colorbar.title.text == "attention weight"
+    assert fig.layout.font.size >= 14
+    np.testing.assert_array_equal(fig.data[0].z, cap.attentions["encoder"][2, 5])
+
+
+def test_for_print_leaves_the_shown_figure_alone(cap):
+    fig = head_figure(cap, "encoder", 0, 0)
+    fig.update_layout(font={"size": 11})
+    printed = for_print(fig, font_size=20)
+    assert printed.layout.font.size == 20 and fig.layout.font.size == 11
+
+
+def test_file_stem_says_what_it_holds():
+    assert file_stem("minilm", "encoder", 2, 5) == "minilm_L2_H5_encoder"
+    assert file_stem("minilm", "cross", 0) == "minilm_L0_cross"
+
+
+@pytest.mark.parametrize(("layer", "head", "message"), [(6, 0, "layer 6 is out of range"),
+                                                        (0, 12, "head 12 is out of range")])
+def test_head_out_of_range_is_a_clear_error(cap, layer, head, message):
+    with pytest.raises(ValueError, match=message):
+        head_figure(cap, "encoder", layer, head)
+
+
+# --- Data ---------------------------------------------------------------------------------
+
+def test_npz_round_trips_exactly(cap):
+    back = data_export.load_npz(data_export.npz_bytes(cap))
+    assert back.tokens == cap.tokens and back.model_name == cap.model_name
+    assert back.truncated == cap.truncated and back.target_tokens == cap.target_tokens
+    assert set(back.attentions) == set(cap.attentions)
+    for kind, att in cap.attentions.items():
+        assert back.attentions[kind].dtype == att.dtype
+        np.testing.assert_array_equal(back.attentions[kind], att)
+    np.testing.assert_array_equal(back.positions, cap.positions)
+    for kind, parts in cap.qkv.items():
+        for part, arr in parts.items():
+            np.testing.assert_array_equal(back.qkv[kind][part], arr)
+
+
+def test_npz_is_plain_numpy(cap):
+    with np.load(io.BytesIO(data_export.npz_bytes(cap)), allow_pickle=False) as z:
+        assert z["attentions/encoder"].shape == (6, 12, len(cap.tokens), len(cap.tokens))
+        assert list(z["tokens"]) == cap.tokens
+
+
+def test_csv_round_trips_to_the_weights(cap):
+    df = pd.read_csv(io.BytesIO(data_export.csv_bytes(cap)))
+    att = cap.attentions["encoder"]
+    assert len(df) == att.size == data_export.csv_rows(cap)
+    assert list(df.columns) == ["kind", "layer", "head", "query", "query_token", "key", "key_token", "weight"]
+    back = np.zeros_like(att)
+    back[df["layer"], df["head"], df["query"], df["key"]] = df["weight"].to_numpy(np.float32)
+    np.testing.assert_allclose(back, att, rtol=0, atol=1e-7)
+    assert df.loc[df["key"] == 2, "key_token"].unique().tolist() == ["cat"]
+
+
+def test_csv_of_one_head(cap):
+    df = pd.read_csv(io.BytesIO(data_export.csv_bytes(cap, "encoder", 2, 5)))
+    n = len(cap.tokens)
+    assert len(df) == n * n == data_export.csv_rows(cap, "encoder", 2, 5)
+    assert set(df["layer"]) == {2} and set(df["head"]) == {5}
+    np.testing.assert_allclose(df["weight"].to_numpy().reshape(n, n), cap.attentions["encoder"][2, 5], atol=1e-7)
+
+
+def test_json_round_trips_exactly(cap):
+    doc = json.loads(data_export.json_bytes(cap))
+    assert doc["tokens"] == cap.tokens and doc["model_name"] == "minilm"
+    np.testing.assert_array_equal(np.asarray(doc["attentions"]["encoder"], dtype=np.float32), cap.attentions["encoder"])
+    np.testing.assert_array_equal(np.asarray(doc["positions"], dtype=np.float32), cap.positions)
+
+
+@pytest.mark.slow
+def test_zip_holds_every_head_of_every_layer(cap):
+    data = data_export.all_heads_zip(cap, "encoder", width=400, height=400, scale=1)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        assert len(names) == 6 * 12
+        assert set(names) == {f"minilm_L{lay}_H{h}_encoder.png" for lay in range(6) for h in range(12)}
+        for name in ("minilm_L0_H0_encoder.png", "minilm_L5_H11_encoder.png"):
+            assert png_size(zf.read(name)) == (400, 400)
+
+
+def test_zip_of_a_missing_kind_is_refused(cap):
+    with pytest.raises(ValueError, match="no cross attention"):
+        data_export.all_heads_zip(cap, "cross")
