@@ -1,13 +1,20 @@
-"""The dashboard script driven by Streamlit's AppTest."""
+"""The dashboard script driven by Streamlit's AppTest, on the real MiniLM."""
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui.state
+from model import capture
+
 TIMEOUT = 120
+SENTENCE = "the cat saw the dog and the bird"
+TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
 
 
 @pytest.fixture
@@ -22,20 +29,164 @@ def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
+def as_array(z) -> np.ndarray:
+    """A figure's z as numpy, whether it came as a list or as a base64 typed array."""
+    if isinstance(z, dict):
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        return flat.reshape([int(s) for s in str(z["shape"]).split(",")]) if "shape" in z else flat
+    return np.asarray(z, dtype=float)
+
+
+def heatmap(at: AppTest) -> tuple[np.ndarray, dict]:
+    spec = next(s for s in chart_specs(at) if s["data"][0]["type"] == "heatmap")
+    return as_array(spec["data"][0]["z"]), spec
+
+
+def set_text(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="text").set_value(text).run()
+    assert not at.exception
+    return at
+
+
 def test_sentence_gives_square_heatmap_with_token_ticks(app):
-    app.text_area(key="text").set_value("the cat saw the dog and the bird").run()
-    assert not app.exception
-    heatmap = next(t for spec in chart_specs(app) for t in spec["data"] if t["type"] == "heatmap")
-    spec = next(s for s in chart_specs(app) if s["data"][0] is not None)
-    tokens = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
-    z = heatmap["z"]
-    n_rows = len(z) if isinstance(z, list) else z["shape"].split(",")[0]
-    assert int(n_rows) == len(tokens)
-    assert spec["layout"]["xaxis"]["ticktext"] == tokens
-    assert spec["layout"]["yaxis"]["ticktext"] == tokens
+    set_text(app, SENTENCE)
+    z, spec = heatmap(app)
+    assert z.shape == (len(TOKENS), len(TOKENS))
+    assert spec["layout"]["xaxis"]["ticktext"] == TOKENS
+    assert spec["layout"]["yaxis"]["ticktext"] == TOKENS
+    np.testing.assert_allclose(z.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_empty_sentence_shows_a_message(app):
-    app.text_area(key="text").set_value("   ").run()
-    assert not app.exception
+    set_text(app, "   ")
     assert any("empty" in i.value for i in app.info)
+    assert not app.get("plotly_chart")
+
+
+def test_layer_head_and_view_changes_reuse_the_capture(app, monkeypatch, minilm):
+    calls = []
+    real = ui.state.capture
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ui.state, "capture", counting)
+    text = "counting forward passes: the owl watched the moon rise over the hill"
+    set_text(app, text)
+    assert calls == [text]
+    first, _ = heatmap(app)
+    app.slider(key="layer").set_value(3).run()
+    app.slider(key="head").set_value(7).run()
+    moved, spec = heatmap(app)
+    expected = capture(minilm, text).attentions["encoder"][3, 7]
+    np.testing.assert_allclose(moved, expected, atol=1e-5)
+    assert not np.allclose(first, moved)
+    assert "layer 3 head 7" in spec["layout"]["title"]["text"]
+    for view in ("Lines", "Model view", "Step by step", "Head view"):
+        app.segmented_control(key="view").set_value(view).run()
+        assert not app.exception
+    app.checkbox(key="hide_special").check().run()
+    app.radio(key="combine").set_value("mean").run()
+    assert not app.exception
+    assert calls == [text]  # one forward pass for everything above
+
+
+def test_layer_and_head_survive_a_trip_through_other_views(app):
+    set_text(app, SENTENCE)
+    app.slider(key="layer").set_value(4).run()
+    app.slider(key="head").set_value(9).run()
+    app.segmented_control(key="view").set_value("Lines").run()
+    app.segmented_control(key="view").set_value("Model view").run()
+    app.segmented_control(key="view").set_value("Head view").run()
+    assert app.slider(key="layer").value == 4
+    assert app.slider(key="head").value == 9
+
+
+def test_model_view_has_a_panel_per_layer_and_head_and_opens_one(app, minilm):
+    set_text(app, SENTENCE)
+    app.segmented_control(key="view").set_value("Model view").run()
+    z, spec = heatmap(app)
+    assert z.dtype == np.uint8
+    assert z.shape == (6 * len(TOKENS), 12 * len(TOKENS))  # 6 x 12 panels of 10 x 10
+    assert spec["layout"]["xaxis"]["ticktext"] == [f"H{h}" for h in range(12)]
+    assert spec["layout"]["yaxis"]["ticktext"] == [f"L{i}" for i in range(6)]
+    app.selectbox(key="grid_layer").set_value(3).run()
+    app.selectbox(key="grid_head").set_value(7).run()
+    app.button(key="grid_open").click().run()
+    assert not app.exception
+    assert app.segmented_control(key="view").value == "Head view"
+    z, spec = heatmap(app)
+    np.testing.assert_allclose(z, capture(minilm, SENTENCE).attentions["encoder"][3, 7], atol=1e-5)
+
+
+def test_step_by_step_weights_equal_the_pattern_row(app, minilm):
+    set_text(app, SENTENCE)
+    app.segmented_control(key="view").set_value("Step by step").run()
+    app.slider(key="layer").set_value(2).run()
+    app.slider(key="head").set_value(5).run()
+    app.selectbox(key="query").set_value(4).run()
+    assert not app.exception
+    bars = [s for s in chart_specs(app) if s["data"][0]["type"] == "bar"]
+    assert len(bars) == 2
+    weights = as_array(bars[1]["data"][0]["y"])
+    pattern = capture(minilm, SENTENCE).attentions["encoder"][2, 5, 4]
+    np.testing.assert_allclose(weights, pattern, atol=1e-5)
+    assert bars[1]["layout"]["xaxis"]["ticktext"] == TOKENS
+    table = app.dataframe[0].value
+    np.testing.assert_allclose(table["weight"], pattern[table["key"]], atol=1e-5)
+
+
+def test_hide_special_tokens_and_top_k(app):
+    set_text(app, SENTENCE)
+    app.checkbox(key="hide_special").check().run()
+    z, spec = heatmap(app)
+    assert spec["layout"]["xaxis"]["ticktext"] == TOKENS[1:-1]
+    np.testing.assert_allclose(z.sum(axis=1), 1.0, atol=1e-5)
+    app.radio(key="filter_mode").set_value("top-k").run()
+    app.number_input(key="top_k").set_value(2).run()
+    z, _ = heatmap(app)
+    assert (np.count_nonzero(z, axis=1) == 2).all()
+
+
+def test_lines_view_token_picker(app):
+    set_text(app, SENTENCE)
+    app.segmented_control(key="view").set_value("Lines").run()
+    app.multiselect(key="lines_heads").set_value([1, 4]).run()
+    app.selectbox(key="lines_token").set_value(2).run()
+    assert not app.exception
+    spec = chart_specs(app)[0]
+    lines = [t for t in spec["data"] if t["mode"] == "lines" and t.get("showlegend") is False]  # not the legend
+    assert {t["legendgroup"] for t in lines} == {"H1", "H4"}
+    starts = {y for t in lines for y in as_array(t["y"])[0::3]}
+    assert starts == {2.0}
+
+
+def test_url_restores_and_follows_the_state():
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.query_params = {"model": "minilm", "text": SENTENCE, "view": "Model view", "layer": "3", "head": "7"}
+    at.run()
+    assert not at.exception
+    assert at.text_area(key="text").value == SENTENCE
+    assert at.segmented_control(key="view").value == "Model view"
+    assert at.selectbox(key="grid_layer").value == 3 and at.selectbox(key="grid_head").value == 7
+    at.segmented_control(key="view").set_value("Head view").run()
+    at.slider(key="head").set_value(2).run()
+    assert at.query_params == {"model": "minilm", "text": SENTENCE, "view": "Head view", "layer": "3", "head": "2"}
+
+
+def test_url_with_nonsense_is_ignored():
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.query_params = {"model": "nope", "view": "<script>", "layer": "-3", "head": "x"}
+    at.run()
+    assert not at.exception
+    assert at.segmented_control(key="view").value == "Head view"
+    assert at.slider(key="layer").value == 0
+
+
+def test_large_url_layer_is_clamped():
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.query_params = {"text": SENTENCE, "layer": "99", "head": "5"}
+    at.run()
+    assert not at.exception
+    assert at.slider(key="layer").value == 5 and at.slider(key="head").value == 5

@@ -73,13 +73,12 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
         title={"text": escape(title)} if title else None,
         shapes=shapes,
         xaxis={"tickmode": "array", "tickvals": list(range(n_heads)), "ticktext": [f"H{h}" for h in range(n_heads)],
-               "side": "top", "showgrid": False, "zeroline": False, "range": [-0.5, n_heads - 0.5],
-               "constrain": "domain"},
+               "side": "top", "showgrid": False, "zeroline": False, "range": [-0.5, n_heads - 0.5]},
         yaxis={"tickmode": "array", "tickvals": list(range(n_layers)),
                "ticktext": [f"L{lay}" for lay in range(n_layers)], "autorange": "reversed", "showgrid": False,
-               "zeroline": False, "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
-        margin={"l": 50, "r": 20, "t": 80 if title else 40, "b": 10},
-        height=95 * n_layers + 100,
+               "zeroline": False},
+        margin={"l": 50, "r": 20, "t": 90 if title else 50, "b": 10},
+        height=75 * n_layers + (130 if title else 90),  # near-square panels at a typical page width
         plot_bgcolor=GAP_COLOUR,
     )
     return fig

@@ -77,9 +77,11 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
     fig = go.Figure()
     budget = MAX_SEGMENTS // max(1, len(heads))
     for h in heads:
+        # the legend entry: one full-colour sample per head, whatever opacity its lines have
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"H{h}", legendgroup=f"H{h}",
+                                 line={"color": head_colour(h), "width": 4}, hoverinfo="skip"))
         q, k, vals = link_segments(w[h], token, min_weight, budget)
         level = np.minimum(LEVELS - 1, (vals * LEVELS).astype(int))  # 0..LEVELS-1
-        first = True
         for lv in range(LEVELS):
             sel = level == lv
             if not sel.any():
@@ -90,9 +92,8 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
             fig.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines", hoverinfo="skip",
                 line={"color": rgba(head_colour(h), (lv + 1) / LEVELS), "width": 1.5 + lv / 2},
-                name=f"H{h}", legendgroup=f"H{h}", showlegend=first,
+                name=f"H{h}", legendgroup=f"H{h}", showlegend=False,
             ))
-            first = False
     n_q, n_k = len(query_tokens), len(key_tokens)
     q_colours = ["crimson" if i == token else "#222" for i in range(n_q)]
     fig.add_trace(go.Scatter(
