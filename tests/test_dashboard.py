@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.state
-from model import capture
+from model import ModelLoadError, capture, load_model
+from viz.labels import escape
 
 TIMEOUT = 120
 SENTENCE = "the cat saw the dog and the bird"
@@ -190,3 +191,25 @@ def test_large_url_layer_is_clamped():
     at.run()
     assert not at.exception
     assert at.slider(key="layer").value == 5 and at.slider(key="head").value == 5
+
+
+def test_translator_views_offer_the_three_attentions():
+    try:
+        translator = load_model("translator")
+    except ModelLoadError as exc:
+        pytest.skip(f"the translator is not trained here: {exc}")
+    text = "the third of march 1998"
+    cap = capture(translator, text)
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.query_params = {"model": "translator", "text": text}
+    at.run()
+    assert not at.exception
+    at.radio(key="kind").set_value("cross").run()
+    z, spec = heatmap(at)
+    assert z.shape == (len(cap.target_tokens), len(cap.tokens))
+    assert spec["layout"]["xaxis"]["ticktext"] == [escape(t) for t in cap.tokens]
+    assert spec["layout"]["yaxis"]["ticktext"] == [escape(t) for t in cap.target_tokens]
+    for view in ("Lines", "Model view", "Step by step"):
+        at.segmented_control(key="view").set_value(view).run()
+        assert not at.exception
+        assert at.radio(key="kind").value == "cross"

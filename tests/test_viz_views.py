@@ -8,8 +8,10 @@ import json
 import numpy as np
 import plotly.io
 import pytest
+import torch
 
-from model import capture
+from model import LoadedModel, capture
+from model.transformer import Transformer, TransformerConfig
 from viz.grid import model_view_figure, thumbnails, tile
 from viz.heatmaps import attention_heatmap
 from viz.lines import lines_figure, link_segments
@@ -152,3 +154,25 @@ def test_causal_step_masks_later_keys():
     assert step.weights[2:].tolist() == [0.0, 0.0, 0.0]
     assert step.weights.sum() == pytest.approx(1.0)
     assert np.isnan(scores_figure(step, list("abcde"), "b").data[0].y[3])
+
+
+def test_step_by_step_equals_the_pattern_for_decoder_and_cross(minilm):
+    """An encoder-decoder (seeded, untrained: only the arithmetic is checked) on MiniLM's vocabulary."""
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=minilm.codec.vocab_size, target_vocab_size=minilm.codec.vocab_size,
+                            d_model=32, n_heads=4, n_layers=2, n_decoder_layers=2, d_ff=64, max_positions=64,
+                            positional="sinusoidal", arch="encoder-decoder")
+    net = Transformer(cfg).eval()
+    model = LoadedModel("seq2seq", net, minilm.codec, target_codec=minilm.codec)
+    cap = capture(model, "the cat saw the dog", target="a dog was seen")
+    assert cap.kinds == ["encoder", "decoder", "cross"]
+    for kind in cap.kinds:
+        att, qkv = cap.attentions[kind], cap.qkv[kind]
+        for layer, head in [(0, 0), (1, 3)]:
+            for query in range(att.shape[2]):
+                step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head],
+                                    causal=kind == "decoder", query=query)
+                np.testing.assert_allclose(step.weights, att[layer, head, query], atol=1e-5)
+    assert cap.attentions["cross"].shape[2:] == (len(cap.target_tokens), len(cap.tokens))
+    grid = model_view_figure(cap.attentions["cross"])
+    assert grid.data[0].z.shape == (2 * len(cap.target_tokens), 4 * len(cap.tokens))
