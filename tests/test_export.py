@@ -225,3 +225,9 @@ def test_zip_holds_every_head_of_every_layer(cap):
 def test_zip_of_a_missing_kind_is_refused(cap):
     with pytest.raises(ValueError, match="no cross attention"):
         data_export.all_heads_zip(cap, "cross")
+
+
+def test_scale_multiplies_png_pixels_and_leaves_vectors_at_layout_size(cap, renderer):
+    fig = head_figure(cap, "encoder", 0, 0)
+    svg = ET.fromstring(renderer.render(fig, "svg", width=700, height=500, scale=3))
+    assert (float(svg.get("width")), float(svg.get("height"))) == (700, 500)

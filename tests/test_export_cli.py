@@ -125,3 +125,13 @@ def test_no_chromium_images_fail_clearly_but_html_still_works(tmp_path):
     assert res.returncode == 0, res.stderr
     html = (tmp_path / "html" / "minilm_L2_H5_encoder.html").read_text(encoding="utf-8")
     assert "Plotly.newPlot" in html and "head 5" in html
+
+
+def test_positions_view_draws_the_positional_vectors(tmp_path, capsys):
+    assert main([SENTENCE, "--view", "positions", "--format", "svg", "--width", "800", "--height", "500",
+                 "--out", str(tmp_path)]) == 0
+    (path,) = written(capsys.readouterr().out)
+    assert path.name == "minilm_positions.svg"
+    root = ET.parse(path).getroot()
+    assert float(root.get("width")) == 800
+    assert {"[CLS]", "cat", "[SEP]"} <= {t.text for t in root.iter() if t.tag.endswith("text")}

@@ -58,8 +58,8 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
             "HTML", data=html_maker(fig), file_name=f"{name}.html", mime=MIME["html"], key=f"{key}_dl_html",
             on_click="ignore", help="Interactive page that works offline (plotly.js included)",
         )
-        if problem:
-            st.caption(problem)
+        st.caption(problem or f"PNG {width * scale} x {height * scale} px; SVG and PDF {width} x {height}; "
+                              "HTML is the interactive chart.")
 
 
 def data_button(label: str, maker: Callable[[], bytes], file_name: str, mime: str, key: str,

@@ -104,13 +104,13 @@ def view_figures(cap: Capture, args: argparse.Namespace, kind: str) -> Iterator[
 
 
 def positions_figure(cap: Capture) -> go.Figure:
+    """The positional vectors the model added, one row per token."""
     if cap.positions is None:
         raise ValueError(cap.positions_note or f"{cap.model_name} has no positional encodings to draw")
-    try:
-        from viz import positional
-    except ImportError as exc:
-        raise ValueError("the positions view is not available in this version") from exc
-    return positional.encoding_heatmap(cap.positions, cap.tokens, title=f"{cap.model_name} · positional encodings")
+    from viz.positional import positions_heatmap
+
+    return positions_heatmap(cap.positions, cap.tokens, title=f"{cap.model_name} · positional encodings "
+                                                                f"added at each position")
 
 
 def write(path: Path, data: bytes | str) -> Path:

@@ -117,7 +117,11 @@ class Renderer:
 
     def render(self, fig: go.Figure | dict, fmt: str = "png", *, width: int | None = None,
                height: int | None = None, scale: float = 1.0) -> bytes:
-        """``fig`` as PNG, SVG or PDF bytes; ``width`` x ``height`` layout pixels times ``scale``."""
+        """``fig`` as PNG, SVG or PDF bytes of ``width`` x ``height`` layout pixels.
+
+        ``scale`` multiplies the pixels of a PNG (2 for print). SVG and PDF are vectors and keep the
+        layout size, so a page laid out at 900 x 700 stays 900 x 700 whatever the scale.
+        """
         fmt = fmt.lower()
         if fmt not in IMAGE_FORMATS:
             raise ValueError(f"unknown image format '{fmt}': choose one of {', '.join(IMAGE_FORMATS)}")
@@ -127,7 +131,7 @@ class Renderer:
             "format": fmt,
             "width": int(width or layout.get("width") or 900),
             "height": int(height or layout.get("height") or 700),
-            "scale": float(scale),
+            "scale": float(scale) if fmt == "png" else 1.0,
         }
         if opts["width"] <= 0 or opts["height"] <= 0 or opts["scale"] <= 0:
             raise ValueError(f"width, height and scale must be positive, got {opts}")
