@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
-from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head
+from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head, md
 from ui.figure import show
 from ui.settings import Settings
 from viz.steps import compute_step, contributions_table, scores_figure, weights_figure
@@ -33,6 +33,8 @@ def render(cap: Capture, settings: Settings) -> None:
     att = cap.attentions[kind]
     layer, head = layer_head(att)
     q_tokens, k_tokens = cap.query_tokens(kind), cap.key_tokens(kind)
+    if "query" not in st.session_state:
+        st.session_state["query"] = min(1, len(q_tokens) - 1)  # the first word rather than [CLS]
     clamp_state("query", 0, len(q_tokens) - 1)
     query = st.selectbox("Query token", range(len(q_tokens)), key="query",
                          format_func=lambda i: f"{i} {q_tokens[i]}")
@@ -41,15 +43,16 @@ def render(cap: Capture, settings: Settings) -> None:
     step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head],
                         causal=kind == "decoder", query=query)
     token = q_tokens[query]
+    shown = md(token)
     name = chart_name(cap, kind, layer, f"H{head}_q{query}")
 
-    st.markdown(f"**1. Scores.** How well the query of *{token}* matches each key: "
+    st.markdown(f"**1. Scores.** How well the query of *{shown}* matches each key: "
                 f"q \u00b7 k, divided by \u221a{step.d_head} = {step.d_head ** 0.5:.2f}.")
     show(scores_figure(step, k_tokens, token), f"{name}_scores", key="step_scores_chart")
     st.markdown("**2. Softmax.** exp of each score over the sum of them all: positive weights summing to 1, "
                 "the same numbers as this row of the head view.")
     show(weights_figure(step, k_tokens, token), f"{name}_weights", key="step_weights_chart")
-    st.markdown(f"**3. Weighted sum.** The head's output for *{token}* is \u03a3 weight \u00b7 v over all keys, "
+    st.markdown(f"**3. Weighted sum.** The head's output for *{shown}* is \u03a3 weight \u00b7 v over all keys, "
                 f"a vector of {step.d_head} numbers with length |output| = {step.output_norm:.3f}."
                 " The keys that add most:")
     st.dataframe(contributions_table(step, k_tokens), hide_index=True,
