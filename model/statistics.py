@@ -86,9 +86,19 @@ def offset_share(att: np.ndarray, offset: int) -> np.ndarray:
     return diag.mean(-1)
 
 
-def offset_profile(att: np.ndarray, max_offset: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean weight by relative offset ``key - query``: ``(offsets, profile [..., n_offsets])``."""
+def offset_profile(att: np.ndarray, max_offset: int | None = None,
+                   keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean weight by relative offset ``key - query``: ``(offsets, profile [..., n_offsets])``.
+
+    ``keep`` (self-attention only) is a boolean mask of the positions to count, as queries and
+    as keys; offsets are then taken between the kept positions in order.
+    """
     w = as_weights(att)
+    if keep is not None:
+        mask = np.asarray(keep, dtype=bool)
+        if w.shape[-1] != w.shape[-2] or mask.shape != (w.shape[-1],):
+            raise ValueError(f"a keep mask of shape {mask.shape} needs square weights over as many positions")
+        w = w[..., mask, :][..., :, mask]  # (..., kept, kept)
     q, k = w.shape[-2:]
     lo, hi = -(q - 1), k - 1
     if max_offset is not None:

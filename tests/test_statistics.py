@@ -51,6 +51,20 @@ def test_previous_token_head_has_previous_share_one_and_distance_one():
     assert profile[0, 0, list(offsets).index(-3)] == pytest.approx(0.0)
 
 
+def test_offset_profile_can_leave_positions_out():
+    att = previous_token_head(6)[None, None]  # (1, 1, 6, 6)
+    att[..., 1, :] = 0.0
+    att[..., 1, 5] = 1.0  # position 1 looks at the last token instead
+    keep = np.array([False, True, True, True, True, False])
+    offsets, profile = offset_profile(att, keep=keep)
+    assert list(offsets) == [-3, -2, -1, 0, 1, 2, 3]
+    # among positions 1..4, queries 2..4 attend to the previous one; query 1's weight left with position 5
+    assert profile[0, 0, 2] == pytest.approx(1.0)
+    assert profile[0, 0].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="keep mask"):
+        offset_profile(att, keep=keep[:3])
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
 def test_uniform_attention_has_maximum_entropy(n):
     att = np.full((2, 3, n, n), 1.0 / n, dtype=np.float32)

@@ -79,8 +79,16 @@ def render_similarity(vectors, tokens: list[str] | None, title: str, name: str) 
 def render_offsets(cap: Capture, settings: Settings, kind: str) -> None:
     att = cap.attentions[kind]
     longest = max(1, max(att.shape[-2:]) - 1)
-    width = st.slider("Offsets shown (±)", 1, longest, min(10, longest), key="pos_offset_width")
-    offsets, profile = offset_profile(att, width)
+    width = st.slider("Offsets shown (±)", 1, longest, min(10, longest), key="pos_offset_width") if longest > 1 else 1
+    keep = None
+    if att.shape[-1] == att.shape[-2]:
+        specials = get_model(settings.model_name).special_tokens
+        drop = st.checkbox("Leave out special tokens ([CLS], [SEP]): at the far offsets they are all there is",
+                           value=True, key="pos_offset_specials")
+        keep = [not (drop and t in specials) for t in cap.query_tokens(kind)]
+        if not any(keep):
+            keep = None
+    offsets, profile = offset_profile(att, width, keep)
     fig = offset_profile_heatmap(offsets, profile, colorscale=settings.colorscale,
                                  title=f"{cap.model_name} {kind}: mean weight by offset key - query")
     show(fig, f"{cap.model_name}_offsets_{kind}", key="pos_offsets_chart")

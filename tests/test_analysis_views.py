@@ -1,0 +1,173 @@
+"""The Positions, Compare and Statistics views driven by Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.state import MODELS
+
+TIMEOUT = 300
+SENTENCE = "the cat saw the dog and the bird"
+TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
+LONG = " ".join(["word"] * 600)  # truncated to MiniLM's 512 positions
+
+
+def decode(value) -> np.ndarray:
+    """An array Plotly sent as a list or as a base64 typed array (``shape`` only when 2-D or more)."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return flat.reshape([int(s) for s in str(value["shape"]).split(",")]) if "shape" in value else flat
+    return np.asarray(value, dtype=float)
+
+
+def z_array(trace: dict) -> np.ndarray:
+    return decode(trace["z"])
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def open_view(view: str, text: str = SENTENCE) -> AppTest:
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.run()
+    at.text_area(key="text").set_value(text).run()
+    at.segmented_control(key="view").set_value(view).run()
+    assert not at.exception
+    return at
+
+
+def section(at: AppTest, key: str, name: str) -> list[dict]:
+    at.segmented_control(key=key).set_value(name).run()
+    assert not at.exception, at.exception
+    return charts(at)
+
+
+def test_positions_view_sections():
+    at = open_view("Positions")
+    vectors = section(at, "pos_section", "Vectors")
+    assert z_array(vectors[0]["data"][0]).shape == (10, 384)
+    assert vectors[0]["layout"]["yaxis"]["ticktext"] == TOKENS
+    assert [t["name"] for t in vectors[1]["data"]] == ["dim 0", "dim 1", "dim 96", "dim 192"]
+
+    sim = z_array(section(at, "pos_section", "Similarity")[0]["data"][0])
+    assert sim.shape == (10, 10)
+    np.testing.assert_allclose(np.diag(sim), 1.0, atol=1e-5)
+    at.radio(key="pos_source").set_value("table").run()
+    assert z_array(charts(at)[0]["data"][0]).shape == (512, 512)
+    at.radio(key="pos_source").set_value("sinusoidal").run()
+    assert z_array(charts(at)[0]["data"][0]).shape == (512, 512)
+
+    offsets = section(at, "pos_section", "Offsets")[0]["data"][0]
+    assert z_array(offsets).shape == (72, 15)  # offsets -7..7 between the 8 words
+    assert offsets["y"][:2] == ["L0 H0", "L0 H1"]
+    at.checkbox(key="pos_offset_specials").uncheck().run()
+    assert z_array(charts(at)[0]["data"][0]).shape == (72, 19)  # -9..9 over all 10 tokens
+
+    ablation = section(at, "pos_section", "Ablation")
+    assert any("cannot tell word order apart" in i.value for i in at.info)
+    assert [z_array(t).shape for t in ablation[0]["data"]] == [(10, 10)] * 3
+    assert ablation[1]["layout"]["coloraxis2"]["cmid"] == 0
+    gap = next(c.value for c in at.caption if "differs from the unshuffled one" in c.value)
+    assert float(gap.split("at most ")[1].split()[0]) < 1e-4
+
+
+def test_compare_view_modes():
+    at = open_view("Compare")
+    at.radio(key="cmp_mode").set_value("Two heads").run()
+    traces = charts(at)[0]["data"]
+    a, b, diff = (z_array(t) for t in traces)
+    assert a.shape == b.shape == diff.shape == (10, 10)
+    np.testing.assert_allclose(diff, b - a, atol=1e-6)
+    assert len(at.dataframe[0].value) == 10
+
+    at.radio(key="cmp_mode").set_value("Two sentences").run()
+    assert not at.exception
+    traces = charts(at)[0]["data"]
+    assert [z_array(t).shape for t in traces] == [(16, 16)] * 3  # tired / wide: one token apart, aligned
+    changes = at.dataframe[0].value
+    assert set(changes["key token"]) | set(changes["query token"]) <= {
+        "[CLS]", "the", "animal", "didn", "'", "t", "cross", "street", "because", "it", "was", "too",
+        "tired", "wide", ".", "[SEP]"}
+
+    at.radio(key="cmp_mode").set_value("Two models").run()
+    assert not at.exception
+    if len(MODELS) == 1:
+        assert any("Only one model is available" in i.value for i in at.info)
+    else:
+        assert charts(at) or at.warning or at.info
+
+    at.radio(key="cmp_mode").set_value("With / without positions").run()
+    traces = charts(at)[0]["data"]
+    assert [t["coloraxis"] for t in traces] == ["coloraxis", "coloraxis", "coloraxis2"]
+    assert np.abs(z_array(traces[2])).max() > 0.01  # zeroing positions changes the pattern
+
+
+def test_statistics_view_sections():
+    at = open_view("Statistics")
+    section(at, "stats_section", "This sentence")
+    table = at.dataframe[0].value
+    assert len(table) == 72 and table["entropy (nats)"].between(0, np.log(10) + 1e-5).all()
+    scatter = charts(at)[0]["data"]
+    assert len(decode(scatter[0]["x"])) == 72
+    at.selectbox(key="stats_head").set_value(2).run()  # L0 H2
+    at.button(key="stats_open").click().run()
+    assert not at.exception
+    assert at.session_state["view"] == "Head view"
+    assert (at.session_state["layer"], at.session_state["head"]) == (0, 2)
+
+    at.segmented_control(key="view").set_value("Statistics").run()
+    alike = section(at, "stats_section", "Heads like this one")
+    assert z_array(alike[0]["data"][0]).shape == (6, 12)
+    assert z_array(alike[1]["data"][0]).shape == (72, 72)
+    assert len(at.dataframe[0].value) == 8
+
+    rollout = z_array(section(at, "stats_section", "Rollout")[0]["data"][0])
+    assert rollout.shape == (10, 10)
+    np.testing.assert_allclose(rollout.sum(1), 1.0, atol=1e-4)
+
+    section(at, "stats_section", "Corpus")
+    at.text_area(key="stats_corpus_text").set_value("The cat sat.\nA dog barked.\n\nIt rained.").run()
+    at.button(key="stats_run").click().run()
+    assert not at.exception
+    bars = charts(at)[0]["data"][0]
+    assert len(bars["x"]) == 72 and len(decode(bars["y"])) == 72
+    corpus = at.dataframe[0].value
+    assert (corpus["sentences"] == 3).all() and len(corpus) == 72
+
+    at.text_area(key="stats_corpus_text").set_value("s\n" * 201).run()
+    at.button(key="stats_run").click().run()
+    assert not at.exception
+    assert any("at most 200" in e.value for e in at.error)
+
+
+VIEW_SECTIONS = [
+    ("Positions", "pos_section", ["Vectors", "Similarity", "Offsets", "Ablation"]),
+    ("Statistics", "stats_section", ["This sentence", "Heads like this one", "Rollout"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "n"), [("a", 3), (LONG, 512)], ids=["one-token", "512-tokens"])
+def test_views_on_shortest_and_longest_input(text, n):
+    at = open_view("Positions", text)
+    for view, key, names in VIEW_SECTIONS:
+        at.segmented_control(key="view").set_value(view).run()
+        for name in names:
+            figs = section(at, key, name)
+            assert figs, (view, name)
+            first = z_array(figs[0]["data"][0]) if "z" in figs[0]["data"][0] else None
+            if name in ("Similarity", "Rollout", "Ablation"):
+                assert first.shape == (n, n), (view, name)
+    assert at.session_state["view"] == "Statistics"
+    at.segmented_control(key="view").set_value("Compare").run()
+    for mode in ("Two heads", "With / without positions"):
+        at.radio(key="cmp_mode").set_value(mode).run()
+        assert not at.exception
+        assert [z_array(t).shape for t in charts(at)[0]["data"]] == [(n, n)] * 3
+    assert at.warning if n == 512 else not at.warning  # the truncation notice
