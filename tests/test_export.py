@@ -231,3 +231,52 @@ def test_scale_multiplies_png_pixels_and_leaves_vectors_at_layout_size(cap, rend
     fig = head_figure(cap, "encoder", 0, 0)
     svg = ET.fromstring(renderer.render(fig, "svg", width=700, height=500, scale=3))
     assert (float(svg.get("width")), float(svg.get("height"))) == (700, 500)
+
+
+# --- The page (AppTest) -------------------------------------------------------------------
+
+def page_downloads(at) -> dict:
+    return {b.proto.label: b.proto for b in at.get("download_button")}
+
+
+def test_every_chart_offers_deferred_image_and_html_downloads():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=120).run()
+    assert not at.exception
+    buttons = page_downloads(at)
+    assert {"PNG", "SVG", "PDF", "HTML"} <= set(buttons)
+    for label in ("PNG", "SVG", "PDF", "HTML"):
+        # Made on click, not on every rerun: the page holds a placeholder id, not the file.
+        assert buttons[label].HasField("deferred_file_id") and not buttons[label].disabled
+
+
+def test_without_chromium_the_page_says_how_to_install_it(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-chromium"))
+    at = AppTest.from_file("../dashboard.py", default_timeout=120).run()
+    assert not at.exception
+    buttons = page_downloads(at)
+    assert buttons["PNG"].disabled and buttons["SVG"].disabled and buttons["PDF"].disabled
+    assert not buttons["HTML"].disabled
+    assert any("apt-get install -y chromium" in c.value for c in at.caption)
+
+    at.segmented_control(key="view").set_value("Export").run()
+    assert not at.exception
+    data = page_downloads(at)
+    assert {"NPZ (exact)", "JSON"} <= set(data) and not any(b.disabled for b in data.values())
+    assert any("apt-get install -y chromium" in w.value for w in at.warning)
+
+
+@pytest.mark.slow
+def test_export_view_prepares_a_zip_of_every_head():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=300).run()
+    at.segmented_control(key="view").set_value("Export").run()
+    at.selectbox(key="export_zip_scale").set_value(1)
+    at.button(key="export_zip_prepare").click().run()
+    assert not at.exception and not at.error
+    (zip_button,) = [b for b in at.get("download_button") if b.proto.label.startswith("Download ZIP")]
+    assert zip_button.proto.url, zip_button.proto
