@@ -71,8 +71,11 @@ def test_positions_view_sections():
 
     ablation = section(at, "pos_section", "Ablation")
     assert any("cannot tell word order apart" in i.value for i in at.info)
-    assert [z_array(t).shape for t in ablation[0]["data"]] == [(10, 10)] * 3
-    assert ablation[1]["layout"]["coloraxis2"]["cmid"] == 0
+    assert [z_array(t).shape for t in ablation[0]["data"]] == [(10, 10)] * 4
+    assert [t["coloraxis"] for t in ablation[0]["data"]] == ["coloraxis"] * 3 + ["coloraxis2"]
+    assert ablation[0]["layout"]["coloraxis2"]["cmid"] == 0
+    a, b, _, diff = (z_array(t) for t in ablation[0]["data"])
+    np.testing.assert_allclose(diff, b - a, atol=1e-6)
     gap = next(c.value for c in at.caption if "differs from the unshuffled one" in c.value)
     assert float(gap.split("at most ")[1].split()[0]) < 1e-4
 

@@ -81,3 +81,13 @@ def test_statistics_figures(minilm):
     frame = stats.assign(entropy_mean=stats["entropy"], entropy_std=0.1)
     bars = mean_spread(frame, "entropy")
     assert len(bars.data[0].x) == 72 and list(bars.data[0].error_y.array[:2]) == [0.1, 0.1]
+
+
+def test_three_panels_with_the_difference_of_the_first_two():
+    eye, flat = np.eye(3), np.full((3, 3), 1 / 3)
+    tokens = ["a", "b", "c"]
+    fig = compare_figure([Panel(eye, tokens, tokens, "A"), Panel(flat, tokens, tokens, "B"),
+                          Panel(np.eye(2), tokens[:2], tokens[:2], "C")])
+    assert [t.coloraxis for t in fig.data] == ["coloraxis"] * 3 + ["coloraxis2"]
+    np.testing.assert_allclose(np.asarray(fig.data[3].z), flat - eye, atol=1e-7)
+    assert fig.layout.annotations[-1].text == "difference: B - A"

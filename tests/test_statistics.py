@@ -196,3 +196,25 @@ def test_corpus_statistics_equal_per_sentence_captures(minilm):
     np.testing.assert_allclose(one_by_one["entropy_mean"], frame["entropy_mean"], atol=1e-5)
     with pytest.raises(ValueError, match="no readable sentence"):
         corpus_statistics(minilm, ["", "[SEP]"])
+
+
+def test_capture_statistics_of_an_encoder_decoder(minilm):
+    """Every kind gets its rows; cross-attention's positional measures are left out."""
+    import torch
+
+    from model import LoadedModel
+    from model.transformer import Transformer, TransformerConfig
+
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=minilm.codec.vocab_size, d_model=32, n_heads=4, n_layers=2,
+                            n_decoder_layers=3, d_ff=64, positional="sinusoidal", arch="encoder-decoder")
+    tiny = LoadedModel(name="tiny", net=Transformer(cfg).eval(), codec=minilm.codec, target_codec=minilm.codec)
+    cap = capture(tiny, "the cat saw the dog", target="a cat")
+    frame = capture_statistics(cap)
+    assert list(frame.groupby("kind", sort=False).size().items()) == [("encoder", 8), ("decoder", 12), ("cross", 12)]
+    cross = frame[frame["kind"] == "cross"]
+    assert cross["distance"].isna().all() and cross["entropy"].notna().all()
+    decoder = frame[frame["kind"] == "decoder"]
+    assert (decoder["next"] == 0).all()  # causal: nothing attends ahead
+    rollout = attention_rollout(cap.attentions["decoder"])
+    assert rollout.shape == (3, 4, 4) and np.allclose(np.triu(rollout[-1], 1), 0)

@@ -116,11 +116,9 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
         panels.append(Panel(reorder(mixed.attentions[kind][layer, head], idx), tokens, tokens,
                             "words shuffled, put back in order"))
     name = f"{cap.model_name}_L{layer}_H{head}_{kind}"
-    show(compare_figure(panels, difference=False, colorscale=settings.colorscale,
+    show(compare_figure(panels, colorscale=settings.colorscale,
                         title=f"{cap.model_name} {kind} layer {layer} head {head}"),
          f"{name}_ablation", key="pos_ablation_chart")
-    show(compare_figure(panels[:2], colorscale=settings.colorscale), f"{name}_zeroed_difference",
-         key="pos_ablation_diff_chart")
     if idx is not None:
         both = get_capture(settings.model_name, shuffled, zero_positions=True)
         gap = max_gap(zeroed.attentions[kind], reorder(both.attentions[kind], idx))

@@ -37,13 +37,13 @@ def _heatmap(z: np.ndarray, q_tokens: list[str], k_tokens: list[str], coloraxis:
 
 def compare_figure(panels: list[Panel], *, difference: bool = True, colorscale: str = "Blues",
                    title: str = "") -> go.Figure:
-    """Panels side by side on one colour scale; with ``difference`` (two panels of one shape) a third
-    panel shows ``panels[1] - panels[0]`` on a diverging scale centred on 0."""
+    """Panels side by side on one colour scale; with ``difference`` a last panel shows
+    ``panels[1] - panels[0]`` (which must have one shape) on a diverging scale centred on 0."""
     if not panels:
         raise ValueError("nothing to compare")
     mats = [validate_matrix(p.weights, p.query_tokens, p.key_tokens) for p in panels]
-    if difference and (len(mats) != 2 or mats[0].shape != mats[1].shape):
-        raise ValueError("a difference needs two matrices of one shape")
+    if difference and (len(mats) < 2 or mats[0].shape != mats[1].shape):
+        raise ValueError("a difference needs the first two matrices of one shape")
     titles = [escape(p.title) for p in panels]
     if difference:
         titles.append(escape(f"difference: {panels[1].title} - {panels[0].title}"))
