@@ -280,3 +280,16 @@ def test_export_view_prepares_a_zip_of_every_head():
     assert not at.exception and not at.error
     (zip_button,) = [b for b in at.get("download_button") if b.proto.label.startswith("Download ZIP")]
     assert zip_button.proto.url, zip_button.proto
+
+
+def test_renders_from_many_threads_each_get_their_own_image(cap, renderer):
+    """Streamlit sessions export from their own threads: every caller gets the image it asked for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sizes = [(300 + 20 * i, 200 + 10 * i) for i in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(renderer.render, head_figure(cap, "encoder", i, i), "png", width=w, height=h)
+                   for i, (w, h) in enumerate(sizes)]
+        got = [png_size(f.result()) for f in futures]
+    assert got == sizes
+    assert renderer.launches == 1

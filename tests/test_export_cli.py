@@ -135,3 +135,20 @@ def test_positions_view_draws_the_positional_vectors(tmp_path, capsys):
     root = ET.parse(path).getroot()
     assert float(root.get("width")) == 800
     assert {"[CLS]", "cat", "[SEP]"} <= {t.text for t in root.iter() if t.tag.endswith("text")}
+
+
+def test_all_heads_as_one_zip(tmp_path, capsys):
+    import zipfile
+
+    assert main([SENTENCE, "--all-heads", "--layer", "3", "--zip", "--format", "svg", "--out", str(tmp_path)]) == 0
+    (path,) = written(capsys.readouterr().out)
+    assert path.name == "minilm_L3_heads_encoder_svg.zip"
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == sorted(f"minilm_L3_H{h}_encoder.svg" for h in range(12))
+        assert ET.fromstring(zf.read("minilm_L3_H7_encoder.svg")).tag.endswith("svg")
+
+
+def test_zip_without_all_heads_is_refused(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main([SENTENCE, "--zip", "--out", str(tmp_path)])
+    assert exc.value.code == 2

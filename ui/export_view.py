@@ -10,6 +10,7 @@ from ui.settings import Settings
 from viz import data_export
 from viz.images import IMAGE_FORMATS, chromium_problem
 
+LARGE_CSV_ROWS = 1_000_000
 ZIP_KEY = "_export_zip"  # (what the ZIP was made from, its bytes): kept so a rerun does not render it again
 
 
@@ -30,6 +31,10 @@ def render(cap: Capture, settings: Settings) -> None:
     with c3:
         data_button("JSON", lambda: data_export.json_bytes(cap), f"{model}_capture.json", "application/json",
                     "export_json")
+
+    if rows > LARGE_CSV_ROWS:
+        st.caption(f"The CSV has {rows:,} rows (roughly {rows * 45 / 1e6:,.0f} MB) and takes a while to write; "
+                   "the NPZ holds the same weights exactly in far fewer bytes.")
 
     st.subheader("Every head as an image")
     n_heads_total = {k: a.shape[0] * a.shape[1] for k, a in cap.attentions.items()}

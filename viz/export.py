@@ -11,7 +11,9 @@ with a message on a bad argument and 1 when an image cannot be rendered.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--head", type=int, default=None, help="head, from 0 (default 0)")
     p.add_argument("--all-heads", action="store_true",
                    help="every head of every layer (of --layer only, when it is given), one file each")
+    p.add_argument("--zip", action="store_true",
+                   help="with --all-heads: one ZIP of the images instead of a file per head")
     p.add_argument("--format", choices=FORMATS, default="png", help="file format (default png)")
     p.add_argument("--out", type=Path, default=Path("."), help="output folder (created if missing; default .)")
     p.add_argument("--width", type=int, help="image width in layout pixels (default: the figure's, else 900)")
@@ -58,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("layer", "head"):
         if (v := getattr(args, name)) is not None and v < 0:
             p.error(f"--{name} must be 0 or more, got {v}")
+    if args.zip and not (args.all_heads and args.format in (*IMAGE_FORMATS, "html")):
+        p.error("--zip bundles the figures of --all-heads: use it with --all-heads and png, svg, pdf or html")
     args.sentences = read_sentences(p, args)
     return args
 
@@ -138,15 +144,22 @@ def export_one(cap: Capture, args: argparse.Namespace, prefix: str) -> list[Path
             layer, head, csv_kind = args.layer, None, args.kind or (kind if args.layer is not None else None)
         name = file_stem(cap.model_name, csv_kind, layer, head) if csv_kind else f"{cap.model_name}_attention"
         return [write(out / f"{prefix}{name}.csv", data_export.csv_bytes(cap, csv_kind, layer, head))]
-    written = []
-    for stem, fig in view_figures(cap, args, kind):
-        path = out / f"{prefix}{stem}.{args.format}"
-        if args.format == "html":
-            written.append(write(path, figure_html(fig)))
-        else:
-            written.append(write(path, render_image(fig, args.format, width=args.width, height=args.height,
-                                                    scale=args.scale)))
-    return written
+    files = ((f"{prefix}{stem}.{args.format}", figure_bytes(fig, args)) for stem, fig in view_figures(cap, args, kind))
+    if args.zip:
+        layers = f"L{args.layer}" if args.layer is not None else "all"
+        path = out / f"{prefix}{cap.model_name}_{layers}_heads_{kind}_{args.format}.zip"
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, data in files:
+                zf.writestr(name, data)
+        return [write(path, buf.getvalue())]
+    return [write(out / name, data) for name, data in files]
+
+
+def figure_bytes(fig: go.Figure, args: argparse.Namespace) -> bytes:
+    if args.format == "html":
+        return figure_html(fig).encode("utf-8")
+    return render_image(fig, args.format, width=args.width, height=args.height, scale=args.scale)
 
 
 def main(argv: list[str] | None = None) -> int:
