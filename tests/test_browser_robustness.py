@@ -133,7 +133,7 @@ WORDS = ("the cat dog bird sat ran on under mat street because it was tired and 
 
 
 def test_fifty_sentences_leave_server_memory_flat(page, dashboard_server, minilm):
-    """Each ~120-token sentence adds ~7 MB of Capture to the cache: 25 more would add ~180 MB if unbounded."""
+    """Each ~120-token sentence adds ~7 MB of Capture to the cache: 25 more add ~180 MB if it is unbounded."""
     rng = random.Random(0)
     sentences = [f"{i} " + " ".join(rng.choice(WORDS) for _ in range(118)) for i in range(50)]
     rss = []
@@ -143,8 +143,11 @@ def test_fifty_sentences_leave_server_memory_flat(page, dashboard_server, minilm
         assert page.locator(EXCEPTION).count() == 0
         rss.append(rss_mb(dashboard_server.pid))
     print("server RSS (MB) after each sentence:", [round(r) for r in rss])
-    # By sentence 25 the bounded caches are full; what follows may only be allocator noise.
-    assert max(rss[25:]) - rss[24] < 80, rss
+    # By sentence 15 the bounded caches are full; after that only allocator noise may move the RSS
+    # (spikes of ~60 MB that fall back were seen), so compare typical levels, not single readings.
+    # An unbounded cache measured here: +186 MB from sentence 25 to 50.
+    settled, last = float(np.median(rss[15:25])), float(np.median(rss[-10:]))
+    assert last - settled < 60, rss
 
 
 # --- Bad input --------------------------------------------------------------------------------------
