@@ -12,8 +12,9 @@ For texts of exactly N tokens ([CLS] and [SEP] included), on the same checkpoint
   ``output_attentions=True``) run on the same text, then
   ``model_view(attention, tokens, html_action="return")``; its bytes are the HTML it returns.
 
-Times are medians of ``--repeats`` runs (one run for BertViz from 256 tokens, where it takes
-seconds and gigabytes). Ratios are BertViz / ours: above 1 means ours is smaller or faster.
+Both sides run with ``--threads`` torch threads (1 by default). Times are medians of
+``--repeats`` runs (one run for BertViz from 256 tokens, where it takes seconds and
+gigabytes). Ratios are BertViz / ours: above 1 means ours is smaller or faster.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for both sides; on a shared machine more threads than free cores "
+                             "makes every forward pass several times slower")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     from bertviz import model_view  # bench-only dependency: bench/requirements.txt
     from transformers import BertModel, BertTokenizerFast

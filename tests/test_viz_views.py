@@ -113,6 +113,16 @@ def test_lines_one_colour_per_head_and_token_filter(cap):
     assert list(texts[0].text) == TOKENS and list(texts[1].text) == TOKENS
 
 
+def test_lines_of_one_token_in_a_long_text_show_only_the_keys_reached(long_cap):
+    layer = long_cap.attentions["encoder"][0]  # (12, 512, 512)
+    fig = lines_figure(layer, long_cap.tokens, heads=[2, 5], token=40)
+    query_col, key_col = [t for t in fig.data if t.mode == "text"]
+    assert list(query_col.customdata) == [40]
+    reached = sorted(set(np.nonzero(layer[2, 40] >= 0.02)[0]) | set(np.nonzero(layer[5, 40] >= 0.02)[0]))
+    assert list(key_col.customdata) == reached
+    assert fig.layout.height == max(300, 20 * len(reached) + 120)
+
+
 def test_lines_escape_tokens():
     fig = lines_figure(np.full((1, 2, 2), 0.5), ["<b>", "x"], heads=[0])
     assert fig.data[-1].text[0] == "&lt;b&gt;"

@@ -8,7 +8,7 @@ from model import Capture
 from ui.controls import chart_name, choose_kind, explain, hidden_tokens, index_slider
 from ui.figure import show
 from ui.settings import Settings
-from viz.lines import lines_figure
+from viz.lines import COMPACT_FROM, lines_figure
 from viz.matrix_ops import hide_tokens
 
 EXPLANATION = """
@@ -19,7 +19,7 @@ blur together). Lines under 2% are not drawn. Clicking a head in the legend hide
 """
 
 # Beyond this many tokens every-token lines are a blur: a token is picked for the user.
-MAX_ALL_LINES = 80
+MAX_ALL_LINES = COMPACT_FROM
 
 
 def render(cap: Capture, settings: Settings) -> None:
@@ -41,7 +41,7 @@ def render(cap: Capture, settings: Settings) -> None:
     token = st.selectbox("Only the lines of token", options, key="lines_token",
                          format_func=lambda i: "all tokens" if i is None else f"{i} {q_tokens[i]}")
     if many:
-        st.caption(f"{len(q_tokens)} tokens: one token's lines at a time.")
+        st.caption(f"{len(q_tokens)} tokens: one token's lines at a time, to the keys they reach.")
     if not heads:
         st.info("Pick at least one head.")
         return

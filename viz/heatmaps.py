@@ -40,10 +40,12 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
         hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
     ))
     fig.update_layout(
-        title={"text": escape(title)} if title else None,
+        # the title sits at the very top, above the key ticks, which are drawn on top too
+        title={"text": escape(title), "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 10}}
+        if title else None,
         xaxis={"title": {"text": "key"}, "side": "top", "tickangle": -60, **axis_ticks(key_tokens)},
         yaxis={"title": {"text": "query"}, "autorange": "reversed", **axis_ticks(query_tokens)},
-        margin={"l": 80, "r": 20, "t": 100 if title else 80, "b": 20},
+        margin={"l": 80, "r": 20, "t": 150 if title else 110, "b": 20},
         height=max(400, min(900, 22 * nq + 150)),
     )
     if highlight is not None:

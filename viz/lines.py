@@ -23,6 +23,7 @@ LEVELS = 8  # opacity steps per head
 MIN_WEIGHT = 0.02  # fainter lines are invisible at any opacity a screen shows
 MAX_SEGMENTS = 20_000  # beyond this the browser slows and the picture is a blur anyway
 X_QUERY, X_KEY = 0.0, 1.0
+COMPACT_FROM = 80  # with more tokens, one token's lines show only the keys they reach
 
 
 def head_colour(head: int) -> str:
@@ -60,7 +61,8 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
                  min_weight: float = MIN_WEIGHT) -> go.Figure:
     """``weights`` is ``[heads, queries, keys]``; ``heads`` picks which to draw (all by default).
 
-    ``token`` keeps only the lines leaving that query position.
+    ``token`` keeps only the lines leaving that query position; in a text of more than
+    ``COMPACT_FROM`` tokens the columns then hold only that token and the keys its lines reach.
     """
     key_tokens = query_tokens if key_tokens is None else key_tokens
     w = np.asarray(weights, dtype=np.float32)
@@ -74,13 +76,26 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
     if token is not None and not 0 <= token < len(query_tokens):
         raise ValueError(f"token {token} out of range: there are {len(query_tokens)} queries")
 
-    fig = go.Figure()
     budget = MAX_SEGMENTS // max(1, len(heads))
+    links = {h: link_segments(w[h], token, min_weight, budget) for h in heads}
+    n_q, n_k = len(query_tokens), len(key_tokens)
+    q_shown, k_shown = np.arange(n_q), np.arange(n_k)
+    if token is not None and max(n_q, n_k) > COMPACT_FROM:
+        # one token of a long text: its row and the keys it reaches, not a page of unlinked tokens
+        q_shown = np.array([token])
+        reached = np.unique(np.concatenate([k for _, k, _ in links.values()] + [np.array([], dtype=np.int64)]))
+        k_shown = reached if reached.size else np.array([min(token, n_k - 1)])
+    q_y = np.full(n_q, np.nan)  # layout y of each query position (NaN: not shown)
+    k_y = np.full(n_k, np.nan)
+    k_y[k_shown] = np.arange(k_shown.size)
+    q_y[q_shown] = np.arange(q_shown.size) if q_shown.size > 1 else (k_shown.size - 1) / 2
+
+    fig = go.Figure()
     for h in heads:
         # the legend entry: one full-colour sample per head, whatever opacity its lines have
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"H{h}", legendgroup=f"H{h}",
                                  line={"color": head_colour(h), "width": 4}, hoverinfo="skip"))
-        q, k, vals = link_segments(w[h], token, min_weight, budget)
+        q, k, vals = links[h]
         level = np.minimum(LEVELS - 1, (vals * LEVELS).astype(int))  # 0..LEVELS-1
         for lv in range(LEVELS):
             sel = level == lv
@@ -88,25 +103,24 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
                 continue
             n = int(sel.sum())
             xs = np.tile([X_QUERY, X_KEY, np.nan], n)  # (3n,): start, end, break
-            ys = np.column_stack([q[sel], k[sel], np.full(n, np.nan)]).ravel()  # (3n,)
+            ys = np.column_stack([q_y[q[sel]], k_y[k[sel]], np.full(n, np.nan)]).ravel()  # (3n,)
             fig.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines", hoverinfo="skip",
                 line={"color": rgba(head_colour(h), (lv + 1) / LEVELS), "width": 1.5 + lv / 2},
                 name=f"H{h}", legendgroup=f"H{h}", showlegend=False,
             ))
-    n_q, n_k = len(query_tokens), len(key_tokens)
-    q_colours = ["crimson" if i == token else "#222" for i in range(n_q)]
     fig.add_trace(go.Scatter(
-        x=np.full(n_q, X_QUERY), y=np.arange(n_q), mode="text", text=[escape(t) for t in query_tokens],
-        textposition="middle left", textfont={"color": q_colours}, showlegend=False,
-        hovertemplate="query %{y}: %{text}<extra></extra>",
+        x=np.full(q_shown.size, X_QUERY), y=q_y[q_shown], mode="text", customdata=q_shown,
+        text=[escape(query_tokens[i]) for i in q_shown], textposition="middle left",
+        textfont={"color": ["crimson" if i == token else "#222" for i in q_shown]}, showlegend=False,
+        hovertemplate="query %{customdata}: %{text}<extra></extra>",
     ))
     fig.add_trace(go.Scatter(
-        x=np.full(n_k, X_KEY), y=np.arange(n_k), mode="text", text=[escape(t) for t in key_tokens],
-        textposition="middle right", textfont={"color": "#222"}, showlegend=False,
-        hovertemplate="key %{y}: %{text}<extra></extra>",
+        x=np.full(k_shown.size, X_KEY), y=k_y[k_shown], mode="text", customdata=k_shown,
+        text=[escape(key_tokens[j]) for j in k_shown], textposition="middle right",
+        textfont={"color": "#222"}, showlegend=False, hovertemplate="key %{customdata}: %{text}<extra></extra>",
     ))
-    n = max(n_q, n_k)
+    n = max(q_shown.size, k_shown.size)
     fig.update_layout(
         title={"text": escape(title)} if title else None,
         xaxis={"visible": False, "range": [-0.6, 1.6]},

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz.labels import escape, position_labels
+from viz.labels import axis_ticks, escape, position_labels
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,13 @@ def compute_step(q: np.ndarray, keys: np.ndarray, values: np.ndarray, causal: bo
 
 def _bars(values: np.ndarray, key_tokens: list[str], title: str, axis_title: str, colour: str,
           hover: str) -> go.Figure:
-    labels = position_labels(key_tokens)
     fig = go.Figure(go.Bar(
-        x=labels, y=values, marker_color=colour, customdata=[escape(t) for t in key_tokens],
+        x=position_labels(key_tokens), y=np.asarray(values, dtype=np.float32), marker_color=colour,
         hovertemplate=f"key %{{x}}<br>{hover} %{{y:.4f}}<extra></extra>",
     ))
     fig.update_layout(
         title={"text": escape(title)},
-        xaxis={"type": "category", "tickmode": "array", "tickvals": labels,
-               "ticktext": [escape(t) for t in key_tokens], "tickangle": -60},
+        xaxis={"tickangle": -60, **axis_ticks(key_tokens)},
         yaxis={"title": {"text": axis_title}},
         height=320, margin={"l": 60, "r": 20, "t": 50, "b": 80},
     )
