@@ -143,6 +143,11 @@ def test_t5_teacher_forced_target(checkpoints):
     assert cap.target_tokens == ["<pad>", "a", "dog", "saw", "it", "</s>"]
     assert cap.attentions["cross"].shape == (3, 4, 6, 7)
     assert isinstance(cap.output_text, str)
+    # cross-attention: queries from the 6 target tokens, keys and values from the 7 source tokens
+    assert cap.qkv["cross"]["q"].shape == (3, 4, 6, 4)
+    assert cap.qkv["cross"]["k"].shape == cap.qkv["cross"]["v"].shape == (3, 4, 7, 4)
+    assert cap.qkv["encoder"]["q"].shape == (2, 4, 7, 4)
+    assert capture(m, TEXT, target="a dog saw it", keep_qkv=False).qkv == {}
 
 
 @pytest.mark.parametrize("family, module, offset", [
