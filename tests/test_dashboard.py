@@ -148,6 +148,11 @@ def test_hide_special_tokens_and_top_k(app):
     app.number_input(key="top_k").set_value(2).run()
     z, _ = heatmap(app)
     assert (np.count_nonzero(z, axis=1) == 2).all()
+    app.number_input(key="top_k").set_value(7).run()
+    set_text(app, "a short one")  # 3 tokens once [CLS] and [SEP] are hidden: k follows
+    assert app.number_input(key="top_k").value == 3
+    z, _ = heatmap(app)
+    assert z.shape == (3, 3)
 
 
 def test_lines_view_token_picker(app):

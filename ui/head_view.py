@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
-from ui.controls import chart_name, choose_kind, explain, hidden_tokens, layer_head
+from ui.controls import chart_name, choose_kind, clamp_state, explain, hidden_tokens, layer_head
 from ui.figure import show
 from ui.settings import Settings
 from viz.heatmaps import attention_heatmap
@@ -43,10 +43,13 @@ def render(cap: Capture, settings: Settings) -> None:
     mode = col2.radio("Strongest links", list(FILTERS), format_func=FILTERS.get, horizontal=True,
                       key="filter_mode")
     if mode == "top-k":
-        k = col3.number_input("k", 1, max(1, len(k_tokens)), min(3, len(k_tokens)), key="top_k")
+        st.session_state.setdefault("top_k", 3)
+        clamp_state("top_k", 1, len(k_tokens))  # a k kept from a longer sentence
+        k = col3.number_input("k", 1, len(k_tokens), key="top_k")
         w = top_k_rows(w, int(k))
     elif mode == "top-p":
-        p = col3.slider("share", 0.05, 1.0, 0.7, 0.05, key="top_p")
+        st.session_state.setdefault("top_p", 0.7)
+        p = col3.slider("share", 0.05, 1.0, step=0.05, key="top_p")
         w = top_p_rows(w, float(p))
 
     what = f"H{head}" if not combined else f"{settings.combine}_of_heads"
