@@ -19,9 +19,10 @@ KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-atte
 
 def clamp_state(key: str, low: int, high: int) -> None:
     """Keep a shared index inside this model's range before its widget is drawn."""
-    value = st.session_state.get(key, low)
-    if not isinstance(value, int) or not low <= value <= high:
-        st.session_state[key] = min(max(int(value) if isinstance(value, int) else low, low), high)
+    value = st.session_state.get(key)
+    clamped = min(max(value, low), high) if isinstance(value, int) else low
+    if value != clamped:
+        st.session_state[key] = clamped
 
 
 def choose_kind(cap: Capture) -> str:

@@ -117,7 +117,7 @@ def downsample(weights: np.ndarray, max_cells: int = 48, how: str = "max") -> np
         # average over the real positions only, so the padded edge is not darkened
         counts = np.zeros((nq * fq, nk * fk), dtype=np.float32)
         counts[:q, :k] = 1.0
-        n = counts.reshape(nq, fq, nk, fk).sum(axis=(1, 3))  # (nq, nk)
+        n = counts.reshape(nq, fq, nk, fk).sum(axis=(1, 3))  # (nq, fq, nk, fk) -> (nq, nk): real cells a block
         return blocks.sum(axis=(-3, -1)) / n
     raise ValueError(f"pool by 'max' or 'mean', not {how!r}")
 
