@@ -19,6 +19,7 @@ from ui import (
     sidebar,
     statistics_view,
     step_view,
+    translation_view,
     url_state,
 )
 from ui.state import MODELS, get_capture
@@ -36,6 +37,7 @@ VIEWS = {
     "Compare": compare_view.render,
     "Statistics": statistics_view.render,
     "Export": export_view.render,
+    "Translation": translation_view.render,
 }
 
 url_state.restore(MODELS, list(VIEWS))

@@ -169,6 +169,11 @@ def load_model(name_or_path: str) -> LoadedModel:
     key = name_or_path.strip()
     if key.lower() == "minilm":
         return load_minilm()
+    if key.lower() == "translator":
+        # Imported here: the translator module builds on this module's LoadedModel and loaders.
+        from model.translator import load_translator
+
+        return load_translator()
     folder = Path(key).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"no model called '{key}', and no folder at {folder}")

@@ -94,6 +94,14 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
     if enc.truncated:
         notice = (f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
                   f"so the last {enc.n_total - len(enc.ids)} were left out.")
+    unk = getattr(model.codec.full.model, "unk_token", None)
+    if unk and unk in enc.tokens:
+        full = model.codec.full.encode(text)
+        words = list(dict.fromkeys(text[a:b] for (a, b), t in zip(full.offsets, full.tokens, strict=True)
+                                   if t == unk))
+        named = ", ".join(f"'{w}'" for w in words[:8]) + (", ..." if len(words) > 8 else "")
+        unknown = f"Not in {model.name}'s vocabulary, read as {unk}: {named}."
+        notice = f"{notice} {unknown}" if notice else unknown
     # Imported here: hf_models builds on this module's ``hooked``.
     from model.hf_models import HFModel, capture_hf
 

@@ -13,7 +13,8 @@ import streamlit as st
 
 from model import Capture, LoadedModel, capture, load_model
 
-MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2, pretrained encoder)"}
+MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2, pretrained encoder)",
+          "translator": "Translator (trained here: English dates -> ISO, encoder-decoder)"}
 # The picker's last entry: a local Hugging Face checkpoint folder the user types in (not in MODELS,
 # which lists only models that load by name).
 LOCAL = "local"

@@ -1,0 +1,72 @@
+"""Translation: what the encoder-decoder wrote, and where each output token looked in the source."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model import Capture
+from ui.controls import clamp_state, explain
+from ui.figure import show
+from ui.settings import Settings
+from viz.alignment import alignment_grid, alignment_heatmap, alignment_rows, head_mean, step_bars, written_tokens
+
+EXPLANATION = """
+The translator is an encoder-decoder trained in this repository to turn English dates into ISO dates
+("the third of march nineteen ninety eight" -> 1998-03-03). The **encoder** reads the source words;
+the **decoder** writes the output one token at a time, each step reading the tokens it already wrote
+(decoder self-attention, causal) and the encoded source (**cross-attention**).
+
+A row of the alignment is one decoding step, labelled by the token that step wrote; its columns are
+the source tokens and the row sums to 1. Because ISO dates start with the year, the first rows look at
+the end of the source: the alignment is not a diagonal. The stepper walks through the steps one by one.
+Encoder and decoder self-attention are in the other views (pick the attention kind there).
+"""
+
+
+def not_a_translation(cap: Capture) -> bool:
+    if "cross" in cap.attentions and cap.target_tokens is not None and len(cap.target_tokens) >= 2:
+        return False
+    st.info(f"{cap.model_name} writes no output: this view is for an encoder-decoder. "
+            "Pick the translator in the sidebar's Model menu.")
+    return True
+
+
+def render(cap: Capture, settings: Settings) -> None:
+    if not_a_translation(cap):
+        return
+    out_tokens = written_tokens(cap.target_tokens)
+    cross = alignment_rows(cap.attentions["cross"], cap.target_tokens)  # (L, H, steps, S)
+    n_layers, n_heads, n_steps = cross.shape[:3]
+    unknown = sum(t == "<unk>" for t in cap.tokens)
+
+    st.markdown(f"**Output:** `{cap.output_text}`")
+    if unknown:
+        st.caption(f"{unknown} source token(s) shown as <unk> are words the translator never saw; "
+                   "it knows English dates such as \u201cthe third of march nineteen ninety eight\u201d.")
+
+    clamp_state("translation_layer", 0, n_layers - 1)
+    layer = st.select_slider("Decoder layer", list(range(n_layers)), key="translation_layer",
+                             help="Cross-attention of this decoder layer.")
+    clamp_state("translation_step", 1, n_steps)
+    step = st.slider("Output step", 1, n_steps, key="translation_step",
+                     help="Which output token to follow: the row outlined in the alignment.")
+    row = step - 1
+    mean = head_mean(cross[layer])  # (steps, S)
+    written = out_tokens[row]
+    so_far = "".join(out_tokens[:row])
+    st.markdown(f"Step {step} of {n_steps}: after `{so_far or '<s>'}` the decoder writes **`{written}`**.")
+
+    left, right = st.columns(2)
+    with left:
+        fig = alignment_heatmap(mean, cap.tokens, out_tokens, colorscale=settings.colorscale, highlight=row,
+                                title=f"Cross-attention, layer {layer}, mean of {n_heads} heads")
+        show(fig, f"{cap.model_name}_L{layer}_mean_cross_alignment", key="translation_alignment_chart")
+    with right:
+        bars = step_bars(mean[row], cap.tokens, written, step,
+                         title=f"Step {step}: writing '{written}' looks at (layer {layer}, mean of heads)")
+        show(bars, f"{cap.model_name}_L{layer}_step{step}_cross", key="translation_step_chart")
+
+    grid = alignment_grid(cross[layer], cap.tokens, out_tokens, colorscale=settings.colorscale,
+                          title=f"Each head of layer {layer}")
+    show(grid, f"{cap.model_name}_L{layer}_heads_cross_alignment", key="translation_heads_chart")
+    explain(EXPLANATION)
