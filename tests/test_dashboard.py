@@ -218,3 +218,13 @@ def test_translator_views_offer_the_three_attentions():
         at.segmented_control(key="view").set_value(view).run()
         assert not at.exception
         assert at.radio(key="kind").value == "cross"
+
+
+def test_lines_view_of_a_long_text_shows_one_token(app):
+    set_text(app, " ".join(["word"] * 200))
+    app.segmented_control(key="view").set_value("Lines").run()
+    assert not app.exception
+    assert app.selectbox(key="lines_token").value == 1
+    query_col, key_col = [t for t in chart_specs(app)[0]["data"] if t["mode"] == "text"]
+    assert as_array(query_col["customdata"]).tolist() == [1]
+    assert 0 < len(as_array(key_col["customdata"])) < 202

@@ -34,14 +34,15 @@ def render(cap: Capture, settings: Settings) -> None:
     heads = col2.multiselect("Heads", list(range(n_heads)), key="lines_heads", format_func=lambda h: f"H{h}")
 
     weights, q_tokens, k_tokens = hide_tokens(att[layer], cap.query_tokens(kind), cap.key_tokens(kind), hide)
-    many = len(q_tokens) > MAX_ALL_LINES
+    many = max(len(q_tokens), len(k_tokens)) > MAX_ALL_LINES
     options = list(range(len(q_tokens))) if many else [None, *range(len(q_tokens))]
     if st.session_state.get("lines_token") not in options:
-        st.session_state["lines_token"] = options[0]
+        st.session_state["lines_token"] = options[min(1, len(options) - 1)] if many else None  # a word, not [CLS]
     token = st.selectbox("Only the lines of token", options, key="lines_token",
                          format_func=lambda i: "all tokens" if i is None else f"{i} {q_tokens[i]}")
     if many:
-        st.caption(f"{len(q_tokens)} tokens: one token's lines at a time, to the keys they reach.")
+        st.caption(f"{max(len(q_tokens), len(k_tokens))} tokens: one token's lines at a time, "
+                   "to the keys they reach.")
     if not heads:
         st.info("Pick at least one head.")
         return
