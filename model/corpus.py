@@ -2,8 +2,10 @@
 
 ``corpus_statistics`` is a pure function of (model, sentences): it reads nothing
 but its arguments and keeps no state, so the same call can run anywhere a
-model loads. Encoder models run a whole batch in one forward pass, padded, with
-the padding keys masked, which gives each sentence the weights it gets alone.
+model loads. Our encoders run a whole batch in one forward pass, padded, with
+the padding keys masked, which gives each sentence the weights it gets alone;
+other models (decoders, encoder-decoders, Hugging Face checkpoints) run one
+``capture`` per sentence.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from model.capture_result import Capture
 from model.checkpoints import LoadedModel
 from model.hooks import PATTERN, capture, hooked
 from model.statistics import STAT_COLUMNS, head_statistics
+from model.transformer import Transformer
 
 MAX_SENTENCES = 200
 MAX_BYTES = 1_000_000
@@ -106,7 +109,7 @@ def corpus_statistics(model: LoadedModel, sentences: list[str], batch_size: int 
     frames: list[pd.DataFrame] = []
     for start in range(0, len(texts), batch_size):
         batch = [texts[i] for i in order[start: start + batch_size]]
-        if model.arch == "encoder":
+        if model.arch == "encoder" and isinstance(model.net, Transformer):
             frames.extend(batch_statistics(model, batch))
         else:
             frames.extend(capture_statistics(capture(model, s, keep_qkv=False)) for s in batch)

@@ -174,3 +174,39 @@ def test_views_on_shortest_and_longest_input(text, n):
         assert not at.exception
         assert [z_array(t).shape for t in charts(at)[0]["data"]] == [(n, n)] * 3
     assert at.warning if n == 512 else not at.warning  # the truncation notice
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+def test_views_on_local_checkpoints(tmp_path, family):
+    """A Hugging Face encoder, decoder and encoder-decoder (tiny, random, built offline): every section draws."""
+    from tests.test_hf_models import TEXT, build
+
+    folder = build(family, tmp_path / family)
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.run()
+    at.selectbox(key="model").set_value("local").run()
+    at.text_input(key="checkpoint_folder").set_value(str(folder)).run()
+    at.text_area(key="text").set_value(TEXT).run()
+    heads = {"bert": {"encoder": 8}, "gpt2": {"decoder": 8}, "t5": {"encoder": 8, "decoder": 12, "cross": 12}}[family]
+    kinds = list(heads)
+    for view, key, names in [*VIEW_SECTIONS, ("Statistics", "stats_section", ["Corpus"])]:
+        at.segmented_control(key="view").set_value(view).run()
+        for kind in kinds:
+            at.session_state["kind"] = kind  # the shared kind selector's state; not every section draws it
+            for name in names:
+                section(at, key, name)
+                assert not at.error, (view, name, kind, [e.value for e in at.error])
+                if name == "Corpus":
+                    at.button(key="stats_run").click().run()
+                    assert not at.exception and len(at.dataframe[0].value) == heads[kind]
+                elif name == "Rollout" and kind == "cross":
+                    assert any("choose encoder or decoder" in i.value for i in at.info)
+                elif family == "t5" and view == "Positions" and name in ("Vectors", "Similarity"):
+                    assert any("relative-position bias" in i.value for i in at.info)
+                else:
+                    assert charts(at), (view, name, kind)
+    at.segmented_control(key="view").set_value("Compare").run()
+    for mode in ("Two heads", "Two sentences", "Two models", "With / without positions"):
+        at.radio(key="cmp_mode").set_value(mode).run()
+        assert not at.exception, (mode, at.exception)

@@ -7,7 +7,7 @@ import streamlit as st
 from model import Capture
 from model.ablation import align_shuffled, max_gap, reorder, shuffle_words
 from model.statistics import offset_profile, position_similarity
-from model.transformer import sinusoidal_table
+from model.transformer import Transformer, sinusoidal_table
 from ui.controls import choose_kind, explain, layer_head
 from ui.figure import show
 from ui.settings import Settings
@@ -35,9 +35,15 @@ token embeddings are its only clue to order.
 @st.cache_data(max_entries=8, show_spinner=False)
 def model_table(model_name: str) -> tuple[object, str]:
     """The model's positional vectors over every position it has, and how they were made."""
-    net = get_model(model_name).net
-    table = net.embeddings.position_table()
-    return (None if table is None else table.detach().float().numpy()), net.cfg.positional
+    model = get_model(model_name)
+    if isinstance(model.net, Transformer):
+        table = model.net.embeddings.position_table()
+        positional = model.net.cfg.positional
+    else:  # a Hugging Face checkpoint: its position embedding module, where it has one
+        path = getattr(getattr(model, "family", None), "positions", None)
+        table = model.net.get_submodule(path).weight if path else None
+        positional = "learned"
+    return (None if table is None else table.detach().float().numpy()), positional
 
 
 def vectors_source(cap: Capture, settings: Settings) -> tuple[object, list[str] | None, str]:
