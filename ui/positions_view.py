@@ -102,6 +102,9 @@ def render_offsets(cap: Capture, settings: Settings, kind: str) -> None:
 
 def render_ablation(cap: Capture, settings: Settings) -> None:
     st.info(NO_ORDER)
+    if cap.positions is None:
+        st.caption((cap.positions_note or f"{cap.model_name} adds no positional vectors.")
+                   + " Zeroing them changes nothing here.")
     kind = "decoder" if "encoder" not in cap.attentions else "encoder"
     att = cap.attentions[kind]
     layer, head = layer_head(att)
