@@ -99,7 +99,7 @@ def max_tokens_of(model_type: str, config) -> int:
 
 def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
     """A local ``transformers`` checkpoint: config.json, model.safetensors and tokenizer.json."""
-    import transformers
+    import transformers  # here, not at the top: importing it takes seconds that MiniLM users need not wait
 
     config_json = read_json(folder / "config.json")
     model_type = str(config_json.get("model_type", ""))
@@ -136,8 +136,9 @@ def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
         codec = TextCodec(folder / "tokenizer.json", max_tokens=max_tokens_of(model_type, net.config))
     except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception for a bad file
         raise ModelLoadError(f"{folder / 'tokenizer.json'} is not a readable tokenizer: {exc}") from exc
-    layers = len([n for n, _ in net.named_modules() if re.match(family.attention, n)])
-    description = f"{model_type} checkpoint at {folder}: {layers} attention modules, eager attention"
+    cfg = net.config
+    description = (f"{model_type} checkpoint at {folder}: {cfg.num_hidden_layers} layers x "
+                   f"{cfg.num_attention_heads} heads, {family.arch}")
     return HFModel(
         name=name or folder.name, net=net, codec=codec,
         target_codec=codec if family.arch == "encoder-decoder" else None,
