@@ -210,3 +210,31 @@ def test_views_on_local_checkpoints(tmp_path, family):
     for mode in ("Two heads", "Two sentences", "Two models", "With / without positions"):
         at.radio(key="cmp_mode").set_value(mode).run()
         assert not at.exception, (mode, at.exception)
+
+
+def test_views_on_the_translator():
+    """The in-repo encoder-decoder: sinusoidal positions, three kinds, non-square cross-attention."""
+    from model.transformer import sinusoidal_table
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.run()
+    at.selectbox(key="model").set_value("translator").run()
+    at.text_area(key="text").set_value("the third of march 1998").run()
+    at.segmented_control(key="view").set_value("Positions").run()
+    vectors = z_array(section(at, "pos_section", "Vectors")[0]["data"][0])
+    np.testing.assert_allclose(vectors, sinusoidal_table(*vectors.shape).numpy(), atol=1e-5)
+
+    at.session_state["kind"] = "cross"
+    at.segmented_control(key="view").set_value("Compare").run()
+    at.radio(key="cmp_mode").set_value("Two sentences").run()
+    assert not at.exception
+    traces = charts(at)[0]["data"]
+    assert [z_array(t).shape for t in traces] == [(12, 8)] * 3  # 1998-03-03 / 1998-03-04 over 8 source tokens
+    assert charts(at)[0]["layout"]["xaxis2"]["ticktext"][1] == "fourth"
+
+    at.segmented_control(key="view").set_value("Statistics").run()
+    section(at, "stats_section", "This sentence")
+    table = at.dataframe[0].value
+    assert len(table) == 2 * 4 and "mean distance" not in table.columns
+    section(at, "stats_section", "Rollout")
+    assert any("choose encoder or decoder" in i.value for i in at.info)

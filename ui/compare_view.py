@@ -9,12 +9,13 @@ from model.statistics import largest_changes
 from ui.controls import choose_kind, explain, index_slider, layer_head
 from ui.figure import show
 from ui.settings import Settings
-from ui.state import MODELS, get_capture
+from ui.state import MODELS, get_capture, get_model
 from viz.compare import Panel, compare_figure
 
 MODES = ["Two heads", "Two sentences", "Two models", "With / without positions"]
 PAIR = ("The animal didn't cross the street because it was too tired.",
         "The animal didn't cross the street because it was too wide.")
+DATE_PAIR = ("the third of march 1998", "the fourth of march 1998")  # for the translator, which reads dates
 EXPLANATION = """
 Panels share one colour scale, so equal colours mean equal weights. The difference panel shows
 **B - A** on a diverging scale centred on 0: red where B attends more, blue where it attends less;
@@ -66,9 +67,11 @@ def two_heads(cap: Capture, settings: Settings, kind: str) -> None:
 
 
 def two_sentences(cap: Capture, settings: Settings, kind: str) -> None:
+    pair = DATE_PAIR if get_model(settings.model_name).arch == "encoder-decoder" else PAIR
     col1, col2 = st.columns(2)
-    text_a = col1.text_input("Sentence A", PAIR[0], key="cmp_text_a")
-    text_b = col2.text_input("Sentence B", PAIR[1], key="cmp_text_b")
+    # Keys per model: each model starts from a pair it can read.
+    text_a = col1.text_input("Sentence A", pair[0], key=f"cmp_text_a_{settings.model_name}")
+    text_b = col2.text_input("Sentence B", pair[1], key=f"cmp_text_b_{settings.model_name}")
     try:
         cap_a = get_capture(settings.model_name, text_a)
         cap_b = get_capture(settings.model_name, text_b)
