@@ -10,9 +10,12 @@ from ui.figure import show
 from ui.settings import Settings
 from viz.alignment import alignment_grid, alignment_heatmap, alignment_rows, head_mean, step_bars, written_tokens
 
+SCOPE = ("The translator learned complete English dates, such as \u201cthe third of march nineteen ninety "
+         "eight\u201d or \u201cdecember 31st, 1999\u201d (years 1900-2099), and nothing else: for other text "
+         "its output is a guess.")
 EXPLANATION = """
-The translator is an encoder-decoder trained in this repository to turn English dates into ISO dates
-("the third of march nineteen ninety eight" -> 1998-03-03). The **encoder** reads the source words;
+An encoder-decoder, such as the translator trained in this repository to turn English dates into ISO
+dates ("the third of march nineteen ninety eight" -> 1998-03-03), has two stacks. The **encoder** reads the source;
 the **decoder** writes the output one token at a time, each step reading the tokens it already wrote
 (decoder self-attention, causal) and the encoded source (**cross-attention**).
 
@@ -37,19 +40,21 @@ def render(cap: Capture, settings: Settings) -> None:
     out_tokens = written_tokens(cap.target_tokens)
     cross = alignment_rows(cap.attentions["cross"], cap.target_tokens)  # (L, H, steps, S)
     n_layers, n_heads, n_steps = cross.shape[:3]
-    unknown = sum(t == "<unk>" for t in cap.tokens)
 
-    st.markdown(f"**Output:** `{cap.output_text}`")
-    if unknown:
-        st.caption(f"{unknown} source token(s) shown as <unk> are words the translator never saw; "
-                   "it knows English dates such as \u201cthe third of march nineteen ninety eight\u201d.")
+    st.markdown("**Output**")
+    st.code(cap.output_text or "", language=None)
+    if cap.model_name == "translator":
+        st.caption(SCOPE)
 
     clamp_state("translation_layer", 0, n_layers - 1)
     layer = st.select_slider("Decoder layer", list(range(n_layers)), key="translation_layer",
                              help="Cross-attention of this decoder layer.")
     clamp_state("translation_step", 1, n_steps)
-    step = st.slider("Output step", 1, n_steps, key="translation_step",
-                     help="Which output token to follow: the row outlined in the alignment.")
+    if n_steps == 1:  # a slider needs two ends
+        step = 1
+    else:
+        step = st.slider("Output step", 1, n_steps, key="translation_step",
+                         help="Which output token to follow: the row outlined in the alignment.")
     row = step - 1
     mean = head_mean(cross[layer])  # (steps, S)
     written = out_tokens[row]
