@@ -78,7 +78,8 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
                "ticktext": [f"L{lay}" for lay in range(n_layers)], "autorange": "reversed", "showgrid": False,
                "zeroline": False},
         margin={"l": 50, "r": 20, "t": 90 if title else 50, "b": 10},
-        height=75 * n_layers + (130 if title else 90),  # near-square panels at a typical page width
+        # near-square panels on a plot about 900 px wide, at most 150 px a panel
+        height=round(n_layers * min(150.0, 900.0 / n_heads)) + (130 if title else 90),
         plot_bgcolor=GAP_COLOUR,
     )
     return fig
