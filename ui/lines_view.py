@@ -38,7 +38,7 @@ def render(cap: Capture, settings: Settings) -> None:
     options = list(range(len(q_tokens))) if many else [None, *range(len(q_tokens))]
     if st.session_state.get("lines_token") not in options:
         st.session_state["lines_token"] = options[min(1, len(options) - 1)] if many else None  # a word, not [CLS]
-    token = st.selectbox("Only the lines of token", options, key="lines_token",
+    token = st.selectbox("Only the lines of token", options, key="lines_token", placeholder="all tokens",
                          format_func=lambda i: "all tokens" if i is None else f"{i} {q_tokens[i]}")
     if many:
         st.caption(f"{max(len(q_tokens), len(k_tokens))} tokens: one token's lines at a time, "
