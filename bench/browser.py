@@ -1,6 +1,6 @@
 """The dashboard in a real Chromium: time from submitting a sentence to every plot drawn, and bytes received.
 
-    python -m bench.browser [--sizes 16 128 510] [--views "Head view" "Model view"]
+    python -m bench.browser [--sizes 16 128 510] [--views "Head view" "Model view"] [--server-threads N]
 
 For each view and length, a fresh browser session opens the dashboard (a new
 session, as a new visitor), switches to the view, then submits a sentence of
@@ -16,8 +16,10 @@ answer it). From the Ctrl+Enter that submits it, it records:
   heatmap trace, checked on an animation frame (so after Chromium has laid it out);
 - ``received``: the bytes of every websocket frame the page received in between.
 
-The forward pass alone (``capture()`` in this process, median of 5) is printed
-alongside as the reference for the "forward + 0.5 s" target.
+The forward pass alone (``capture()`` in this process, median of 5, with as many torch
+threads as the server) is printed alongside as the reference for the "forward + 0.5 s"
+target. ``--server-threads N`` starts the server with ``OMP_NUM_THREADS=N`` (torch's
+default otherwise: one per core).
 """
 
 from __future__ import annotations
@@ -139,14 +141,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--views", nargs="+", default=list(VIEWS))
+    parser.add_argument("--server-threads", type=int, default=None)
     args = parser.parse_args()
+    env = None
+    if args.server_threads:
+        env = {"OMP_NUM_THREADS": str(args.server_threads)}
+        torch.set_num_threads(args.server_threads)
 
     model = load_model("minilm")
     texts = {n: text_of_tokens(model.codec, n) for n in args.sizes}
     forward = {n: median_time(lambda n=n: capture(model, texts[n]), 5) for n in args.sizes}
     rows, drawn = [], {}
     variant = int(time.time()) % 100_000  # a text this server has never seen, run after run
-    with serve_dashboard() as (url, _proc), chromium() as browser:
+    with serve_dashboard(env=env) as (url, _proc), chromium() as browser:
         for view in args.views:
             for n in args.sizes:
                 variant += 1

@@ -3,6 +3,7 @@ a dashboard server on a free port, a headless Chromium, a process's memory."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -54,13 +55,17 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 @contextmanager
-def serve_dashboard(script: Path = ROOT / "dashboard.py") -> Iterator[tuple[str, subprocess.Popen]]:
-    """``streamlit run`` on a free localhost port: yields its URL and its process (whose pid is the server's)."""
+def serve_dashboard(script: Path = ROOT / "dashboard.py", env: dict[str, str] | None = None
+                    ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``streamlit run`` on a free localhost port: yields its URL and its process (whose pid is the server's).
+
+    ``env`` adds environment variables for the server, e.g. ``{"OMP_NUM_THREADS": "1"}``.
+    """
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
