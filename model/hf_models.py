@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from model.capture_result import Capture
 from model.checkpoints import LoadedModel, ModelLoadError, read_json
 from model.codec import Encoded, TextCodec
 from model.hooks import hooked
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ def check_weights(folder: Path) -> None:
     raise ModelLoadError(f"model.safetensors is missing from {folder}")
 
 
-def max_tokens_of(model_type: str, config) -> int:
+def max_tokens_of(model_type: str, config: PretrainedConfig) -> int:
+    """How many tokens the model reads: its position table, less RoBERTa's offset."""
     if model_type == "t5":
         return 512  # relative positions have no hard limit; T5 was trained on 512 tokens
     n = int(config.max_position_embeddings)
