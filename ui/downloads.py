@@ -19,6 +19,7 @@ from viz.publication import for_print
 
 SCALES = (1, 2, 3, 4)
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 900, 700
+MIN_SIDE, MAX_SIDE = 200, 6000
 
 
 def image_maker(fig: go.Figure, fmt: str, width: int, height: int, scale: float) -> Callable[[], bytes]:
@@ -33,8 +34,10 @@ def html_maker(fig: go.Figure) -> Callable[[], str]:
 def size_inputs(key: str, width: int, height: int) -> tuple[int, int, int]:
     """Width, height (layout pixels) and scale for static images, remembered per chart."""
     c1, c2, c3 = st.columns(3)
-    w = c1.number_input("Width (px)", 200, 6000, width, step=50, key=f"{key}_width")
-    h = c2.number_input("Height (px)", 200, 6000, height, step=50, key=f"{key}_height")
+    # a tall figure (a long lines view) must not start outside the inputs' range
+    width, height = min(max(width, MIN_SIDE), MAX_SIDE), min(max(height, MIN_SIDE), MAX_SIDE)
+    w = c1.number_input("Width (px)", MIN_SIDE, MAX_SIDE, width, step=50, key=f"{key}_width")
+    h = c2.number_input("Height (px)", MIN_SIDE, MAX_SIDE, height, step=50, key=f"{key}_height")
     s = c3.selectbox("Scale", SCALES, index=1, key=f"{key}_scale", format_func=lambda v: f"{v}x",
                      help="Pixels per layout pixel in PNG: 2x or more for print. SVG and PDF are vectors.")
     return int(w), int(h), int(s)

@@ -50,7 +50,9 @@ def render() -> Settings:
         st.session_state.setdefault("text", examples_for(model_name)[0])
         text = st.text_area("Sentence", key="text")
         st.subheader("Display")
-        hide_special = st.checkbox("Hide special tokens ([CLS], [SEP]) and renormalise rows", key="hide_special")
+        hide_special = st.checkbox("Hide special tokens and renormalise rows", key="hide_special",
+                                   help="Drops tokens such as [CLS] and [SEP] (or <s> and </s>), which many heads "
+                                        "use as a resting place, and rescales each row to sum to 1 again.")
         combine = st.radio("Heads", ["head", "mean", "max"], horizontal=True, key="combine",
                            format_func={"head": "one head", "mean": "mean of layer", "max": "max of layer"}.get)
         colorscale = st.selectbox("Colour scale", ["Blues", "Viridis", "Magma", "Greys", "YlOrRd"], key="colorscale")
