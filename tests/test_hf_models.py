@@ -310,3 +310,21 @@ def test_dashboard_shows_a_load_error_as_a_message(folder, message):
     assert not at.exception
     assert any(message in e.value for e in at.error)
     assert not at.get("plotly_chart")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+def test_every_view_draws_a_local_checkpoint(checkpoints, family):
+    """Encoder, decoder-only and encoder-decoder checkpoints through every view and statistics section."""
+    at = dashboard(str(checkpoints[family]))
+    views = at.segmented_control(key="view").options
+    assert len(views) > 1
+    for view in views:
+        at.segmented_control(key="view").set_value(view).run()
+        assert not at.exception, (view, at.exception[0].value)
+        if view == "Statistics":
+            for section in at.segmented_control(key="stats_section").options:
+                at.segmented_control(key="stats_section").set_value(section).run()
+                if section == "Corpus":
+                    at.button(key="stats_run").click().run()
+                assert not at.exception, (view, section, at.exception[0].value)
