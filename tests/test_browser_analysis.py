@@ -140,3 +140,31 @@ def test_statistics_view(ready):
     pg.get_by_role("button", name="Open L0 H0 in the head view").click()
     pg.wait_for_function(TICKS_JS.format(" ".join(TOKENS)), timeout=60_000)
     no_exception(pg)
+
+
+def test_translator_positions_and_cross_statistics(browser, dashboard_url):
+    """The translator's sinusoidal table over all its positions, and its cross-attention statistics."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2200})
+    try:
+        pg = context.new_page()
+        pg.goto(dashboard_url)
+        pg.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Model").click()
+        pg.get_by_role("option", name="Translator", exact=False).click()
+        set_sentence(pg, "the third of march 1998")
+        pg.wait_for_function(TICKS_JS.format("the third of march 1 9 9 8"), timeout=90_000)
+        click(pg, "Positions")
+        click(pg, "Similarity")
+        pg.get_by_role("radiogroup").get_by_text("the model's whole table", exact=False).click()
+        wait_for_title(pg, "sinusoidal positional vectors, all positions: cosine similarity")
+        no_exception(pg)
+        screenshot(pg, "translator_sinusoidal_similarity")
+
+        click(pg, "Statistics")
+        wait_for_title(pg, "translator encoder: every head")
+        pg.get_by_role("radiogroup").get_by_text("cross-attention", exact=False).click()
+        wait_for_title(pg, "translator cross: every head")
+        pg.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+        no_exception(pg)
+        screenshot(pg, "translator_cross_statistics")
+    finally:
+        context.close()

@@ -82,7 +82,7 @@ def render_table(cap: Capture, settings: Settings, kind: str) -> None:
                  height=380, key="stats_table")
     layer, head = choose_head(cap.attentions[kind], kind)
     col1, col2 = st.columns(2)
-    x = col1.selectbox("x", cols, index=cols.index("distance") if "distance" in cols else 0,
+    x = col1.selectbox("x", cols, index=cols.index("distance") if "distance" in cols else cols.index("confidence"),
                        format_func=STAT_LABELS.get, key="stats_x")
     y = col2.selectbox("y", cols, index=cols.index("entropy"), format_func=STAT_LABELS.get, key="stats_y")
     fig = head_scatter(stats, x, y, x_label=STAT_LABELS[x], y_label=STAT_LABELS[y], selected=(layer, head),
