@@ -23,6 +23,7 @@ from ui import (
     url_state,
 )
 from ui.state import MODELS, get_capture
+from ui.text import plain
 
 st.set_page_config(page_title="Attention dashboard", layout="wide")
 st.title("Attention dashboard")
@@ -47,13 +48,13 @@ url_state.publish(st.session_state.get("model", ""), settings.text, view)
 try:
     cap = get_capture(settings.model_name, settings.text)
 except ModelLoadError as exc:
-    st.error(f"The model could not be loaded: {exc}")
+    st.error(f"The model could not be loaded: {plain(str(exc))}")
     st.stop()
 except ValueError as exc:
-    st.info(str(exc))
+    st.info(plain(str(exc)))
     st.stop()
 
 if cap.notice:
-    st.warning(cap.notice)
+    st.warning(plain(cap.notice))
 VIEWS[view](cap, settings)
 url_state.publish(st.session_state.get("model", ""), settings.text, view)
