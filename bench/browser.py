@@ -1,8 +1,10 @@
 """The dashboard in a real Chromium: time from submitting a sentence to every plot drawn, and bytes received.
 
-    python -m bench.browser [--sizes 16 128 510] [--views "Head view" "Model view"] [--server-threads N]
+    python -m bench.browser [--sizes 16 128 510] [--views "Head view" "Model view"] [--repeats 3]
+                            [--server-threads N]
 
-For each view and length, a fresh browser session opens the dashboard (a new
+For each view and length, ``--repeats`` times (the table shows medians), a fresh
+browser session opens the dashboard (a new
 session, as a new visitor), switches to the view, then submits a sentence of
 exactly that many tokens that no one has sent before (the Capture cache cannot
 answer it). From the Ctrl+Enter that submits it, it records:
@@ -16,6 +18,9 @@ answer it). From the Ctrl+Enter that submits it, it records:
   heatmap trace, checked on an animation frame (so after Chromium has laid it out);
 - ``received``: the bytes of every websocket frame the page received in between.
 
+In the head view it then moves the Head slider one step (the same sentence: the
+cached Capture answers) and records the same three figures for that rerun.
+
 The forward pass alone (``capture()`` in this process, median of 5, with as many torch
 threads as the server) is printed alongside as the reference for the "forward + 0.5 s"
 target. ``--server-threads N`` starts the server with ``OMP_NUM_THREADS=N`` (torch's
@@ -25,6 +30,7 @@ default otherwise: one per core).
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -126,13 +132,22 @@ def choose_view(view: str):
     return go
 
 
-def measure(url: str, browser, view: str, text: str) -> dict[str, float]:
-    """A fresh session: open the dashboard, switch to ``view``, then time submitting ``text``."""
+def next_head(page) -> None:
+    page.get_by_role("slider", name="Head").focus()
+    page.keyboard.press("ArrowRight")
+
+
+def measure(url: str, browser, view: str, text: str) -> dict[str, dict[str, float]]:
+    """A fresh session: open the dashboard, switch to ``view``, then time submitting ``text``
+    (and, in the head view, moving to the next head)."""
     session = Session(browser, url)
     try:
         if view != VIEWS[0]:
             session.act(choose_view(view))
-        return session.act(submit(text))
+        out = {view: session.act(submit(text))}
+        if view == VIEWS[0]:
+            out[f"{view}, next head"] = session.act(next_head)
+        return out
     finally:
         session.close()
 
@@ -141,6 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--views", nargs="+", default=list(VIEWS))
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--server-threads", type=int, default=None)
     args = parser.parse_args()
     env = None
@@ -156,14 +172,20 @@ def main() -> None:
     with serve_dashboard(env=env) as (url, _proc), chromium() as browser:
         for view in args.views:
             for n in args.sizes:
-                variant += 1
-                r = measure(url, browser, view, text_of_tokens(model.codec, n, variant))
-                drawn[view, n] = r["drawn"]
-                rows.append([view, n, f"{forward[n]:.2f}", f"{r['server']:.2f}", f"{r['drawn']:.2f}",
-                             f"{r['bytes'] / 1e6:.2f}", r["plots"]])
-                print(" | ".join(str(c) for c in rows[-1]), flush=True)
-    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads; seconds from Ctrl+Enter\n")
-    print(markdown_table(["view", "tokens", "capture() alone (s)", "server done (s)", "every plot drawn (s)",
+                runs: dict[str, list[dict[str, float]]] = {}
+                for _ in range(args.repeats):
+                    variant += 1
+                    for what, r in measure(url, browser, view, text_of_tokens(model.codec, n, variant)).items():
+                        runs.setdefault(what, []).append(r)
+                        print(what, n, r, flush=True)
+                for what, rs in runs.items():
+                    r = {key: statistics.median(x[key] for x in rs) for key in rs[0]}
+                    drawn[what, n] = r["drawn"]
+                    rows.append([what, n, f"{forward[n]:.2f}", f"{r['server']:.2f}", f"{r['drawn']:.2f}",
+                                 f"{r['bytes'] / 1e6:.2f}", r["plots"]])
+    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} sessions; "
+          "seconds from Ctrl+Enter (or the slider key)\n")
+    print(markdown_table(["view, action", "tokens", "capture() alone (s)", "server done (s)", "every plot drawn (s)",
                           "received (MB)", "plots"], rows))
     if ("Model view", 510) in drawn:
         print(f"\nModel view, 510 tokens: every thumbnail drawn in {drawn['Model view', 510]:.2f} s (target: 3 s).")
