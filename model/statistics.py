@@ -212,6 +212,11 @@ def cluster_heads(sim: np.ndarray, n_clusters: int) -> np.ndarray:
     return labels
 
 
+def cluster_order(labels: np.ndarray) -> np.ndarray:
+    """Head indices grouped by cluster label, in index order within a cluster (for a similarity heatmap)."""
+    return np.lexsort((np.arange(len(labels)), np.asarray(labels)))
+
+
 def similar_heads(sim: np.ndarray, index: int, k: int = 5) -> list[tuple[int, float]]:
     """The ``k`` heads most similar to head ``index`` (itself excluded): ``[(index, similarity)]``."""
     row = np.asarray(sim[index], dtype=np.float64).copy()

@@ -14,6 +14,7 @@ from model.statistics import (
     STAT_COLUMNS,
     attention_rollout,
     cluster_heads,
+    cluster_order,
     entropy,
     head_similarity,
     head_statistics,
@@ -139,6 +140,7 @@ def test_clusters_recover_two_kinds_of_head():
     np.testing.assert_allclose(np.diag(sim), 1.0, atol=1e-6)
     labels = cluster_heads(sim, 2)
     assert list(labels) == [0, 1, 0, 1, 1, 0]
+    assert list(cluster_order(labels)) == [0, 2, 5, 1, 3, 4]
     assert [i for i, _ in similar_heads(sim, 0, k=2)] == [2, 5]
     assert similar_heads(sim, 0, k=2)[0][1] == pytest.approx(1.0)
     assert len(set(cluster_heads(sim, 6))) == 6 and set(cluster_heads(sim, 1)) == {0}

@@ -12,6 +12,7 @@ from model.statistics import (
     STAT_LABELS,
     attention_rollout,
     cluster_heads,
+    cluster_order,
     head_similarity,
     head_statistics,
     similar_heads,
@@ -107,7 +108,7 @@ def render_alike(cap: Capture, settings: Settings, kind: str) -> None:
     show(head_grid(labels.reshape(n_layers, n_heads), title="cluster of each head", colorbar="cluster",
                    colorscale="Turbo", text_format=".0f"), f"{cap.model_name}_{kind}_clusters",
          key="stats_clusters_chart")
-    order = sorted(range(len(labels)), key=lambda i: (labels[i], i))
+    order = cluster_order(labels)
     show(similarity_matrix(sim, n_heads, order, title="pattern similarity, heads grouped by cluster"),
          f"{cap.model_name}_{kind}_head_similarity", key="stats_similarity_chart")
 
