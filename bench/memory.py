@@ -53,6 +53,7 @@ def main() -> None:
         for s in sessions:
             s.wait()
         record(f"{SESSIONS} sessions, {args.tokens} tokens, + model view", proc.pid)
+        peak = process_memory_mb(proc.pid)["VmHWM"]
         for s in sessions:
             s.close()
 
@@ -64,6 +65,7 @@ def main() -> None:
         one.close()
     print()
     print(markdown_table(["server state", "RSS now (MB)", "peak RSS (MB)"], rows))
+    print(f"\nPeak with {SESSIONS} sessions at {args.tokens} tokens: {peak:,.0f} MB (target: at most 1,500 MB).")
 
 
 if __name__ == "__main__":
