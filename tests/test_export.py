@@ -17,7 +17,7 @@ import pytest
 
 from model import capture
 from viz import data_export
-from viz.images import ChromiumMissing, Renderer, chromium_problem, figure_html, find_chromium
+from viz.images import MIN_PLOT_PX, ChromiumMissing, Renderer, chromium_problem, figure_html, find_chromium, min_size
 from viz.publication import file_stem, for_print, head_figure
 
 SENTENCE = "The cat sat on the mat."
@@ -286,10 +286,19 @@ def test_renders_from_many_threads_each_get_their_own_image(cap, renderer):
     """Streamlit sessions export from their own threads: every caller gets the image it asked for."""
     from concurrent.futures import ThreadPoolExecutor
 
-    sizes = [(300 + 20 * i, 200 + 10 * i) for i in range(6)]
+    sizes = [(500 + 20 * i, 400 + 10 * i) for i in range(6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(renderer.render, head_figure(cap, "encoder", i, i), "png", width=w, height=h)
                    for i, (w, h) in enumerate(sizes)]
         got = [png_size(f.result()) for f in futures]
     assert got == sizes
     assert renderer.launches == 1
+
+
+def test_too_small_an_image_is_a_clear_error(cap, renderer):
+    fig = head_figure(cap, "encoder", 1, 1)
+    least_w, least_h = min_size(fig)
+    assert least_h == fig.layout.margin.t + fig.layout.margin.b + MIN_PLOT_PX
+    with pytest.raises(ValueError, match=f"at least {least_w} x {least_h} px"):
+        renderer.render(fig, "png", width=least_w, height=least_h - 1)
+    assert png_size(renderer.render(fig, "png", width=least_w, height=least_h)) == (least_w, least_h)

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from viz.images import IMAGE_FORMATS, MIME, chromium_problem, figure_html, render_image
-from viz.publication import for_print
+from viz.publication import for_print, print_min_size
 
 SCALES = (1, 2, 3, 4)
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 900, 700
@@ -31,13 +31,18 @@ def html_maker(fig: go.Figure) -> Callable[[], str]:
     return lambda: figure_html(fig)
 
 
-def size_inputs(key: str, width: int, height: int) -> tuple[int, int, int]:
-    """Width, height (layout pixels) and scale for static images, remembered per chart."""
+def size_inputs(key: str, width: int, height: int, least: tuple[int, int] = (MIN_SIDE, MIN_SIDE)
+                ) -> tuple[int, int, int]:
+    """Width, height (layout pixels) and scale for static images, remembered per chart.
+
+    ``least`` is the smallest size that leaves the figure a plot area inside its margins.
+    """
     c1, c2, c3 = st.columns(3)
+    least_w, least_h = max(least[0], MIN_SIDE), max(least[1], MIN_SIDE)
     # a tall figure (a long lines view) must not start outside the inputs' range
-    width, height = min(max(width, MIN_SIDE), MAX_SIDE), min(max(height, MIN_SIDE), MAX_SIDE)
-    w = c1.number_input("Width (px)", MIN_SIDE, MAX_SIDE, width, step=50, key=f"{key}_width")
-    h = c2.number_input("Height (px)", MIN_SIDE, MAX_SIDE, height, step=50, key=f"{key}_height")
+    width, height = min(max(width, least_w), MAX_SIDE), min(max(height, least_h), MAX_SIDE)
+    w = c1.number_input("Width (px)", least_w, MAX_SIDE, width, step=50, key=f"{key}_width")
+    h = c2.number_input("Height (px)", least_h, MAX_SIDE, height, step=50, key=f"{key}_height")
     s = c3.selectbox("Scale", SCALES, index=1, key=f"{key}_scale", format_func=lambda v: f"{v}x",
                      help="Pixels per layout pixel in PNG: 2x or more for print. SVG and PDF are vectors.")
     return int(w), int(h), int(s)
@@ -47,7 +52,8 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
     """A compact "Download" popover under a chart: PNG, SVG, PDF and interactive HTML."""
     with st.popover("Download", icon=":material/download:", key=f"{key}_downloads"):
         width, height, scale = size_inputs(
-            f"{key}_dl", int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT))
+            f"{key}_dl", int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT),
+            least=print_min_size(fig))
         problem = chromium_problem()
         cols = st.columns(len(IMAGE_FORMATS) + 1)
         for col, fmt in zip(cols, IMAGE_FORMATS, strict=False):

@@ -72,12 +72,32 @@ def chromium_problem(path: str | os.PathLike | None = None) -> str | None:
     return None
 
 
+# Plotly's default margins, and the least plot area (px) an image keeps inside them.
+DEFAULT_MARGIN = 80
+MIN_PLOT_PX = 50
+
+
+def min_size(fig: go.Figure | dict) -> tuple[int, int]:
+    """The smallest width and height that leave ``fig`` a plot area inside its margins.
+
+    Smaller, plotly.js fails with "axis scaling" (kaleido error 525) instead of drawing.
+    """
+    if isinstance(fig, go.Figure):  # read the layout only: to_dict() would copy every array
+        set_margin = {side: getattr(fig.layout.margin, side) for side in "lrtb"}
+    else:
+        set_margin = fig.get("layout", {}).get("margin") or {}
+    margin = {side: DEFAULT_MARGIN for side in "lrtb"} | {
+        k: v for k, v in set_margin.items() if k in "lrtb" and v is not None}
+    return int(margin["l"] + margin["r"] + MIN_PLOT_PX), int(margin["t"] + margin["b"] + MIN_PLOT_PX)
+
+
 class Renderer:
     """One Chromium, started on first use and reused for every image until ``close()``."""
 
     def __init__(self, chromium: str | os.PathLike | None = None) -> None:
         self._chromium = chromium
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._kaleido = None
@@ -135,9 +155,16 @@ class Renderer:
         }
         if opts["width"] <= 0 or opts["height"] <= 0 or opts["scale"] <= 0:
             raise ValueError(f"width, height and scale must be positive, got {opts}")
+        least_w, least_h = min_size(fig_dict)
+        if opts["width"] < least_w or opts["height"] < least_h:
+            raise ValueError(f"{opts['width']} x {opts['height']} px leaves no room for the plot inside its "
+                             f"margins: this figure needs at least {least_w} x {least_h} px")
         with self._lock:
             k = self._ensure_open()
-        return self._submit(k.calc_fig(fig_dict, opts=opts)).result(RENDER_TIMEOUT_S)
+        # One image at a time: plotly.js in kaleido's tab fails ("axis scaling", error 525)
+        # when two figures are laid out in it at once.
+        with self._render_lock:
+            return self._submit(k.calc_fig(fig_dict, opts=opts)).result(RENDER_TIMEOUT_S)
 
     def close(self) -> None:
         """Stop the browser and the loop; a later ``render`` starts them again."""

@@ -11,10 +11,12 @@ import plotly.graph_objects as go
 
 from model import Capture
 from viz.heatmaps import attention_heatmap
+from viz.images import min_size
 from viz.labels import escape
 
 KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
               "cross": "cross-attention (decoder over encoder)"}
+TITLE_ROOM = 40  # px added above a titled figure's top margin in print
 FONT = {"family": "Arial, Helvetica, sans-serif", "size": 16, "color": "#111111"}
 
 
@@ -54,6 +56,12 @@ def head_figure(cap: Capture, kind: str, layer: int, head: int, *, colorscale: s
     return for_print(fig)
 
 
+def print_min_size(fig: go.Figure) -> tuple[int, int]:
+    """The smallest image of ``for_print(fig)`` that still has a plot area, without copying ``fig``."""
+    width, height = min_size(fig)
+    return width, height + (TITLE_ROOM if fig.layout.title.text else 0)
+
+
 def for_print(fig: go.Figure, *, font_size: int = 16) -> go.Figure:
     """A copy of ``fig`` on white with larger type and every colour bar titled.
 
@@ -70,7 +78,7 @@ def for_print(fig: go.Figure, *, font_size: int = 16) -> go.Figure:
     )
     if out.layout.title.text:
         # Room for the title above a top key axis and its title.
-        out.update_layout(margin={"t": (out.layout.margin.t or 80) + 40})
+        out.update_layout(margin={"t": (out.layout.margin.t or 80) + TITLE_ROOM})
     for trace in out.data:
         if hasattr(trace, "colorbar") and getattr(trace, "showscale", None) is not False:
             title = trace.colorbar.title.text
