@@ -7,27 +7,9 @@ import urllib.parse
 import pytest
 
 from tests.conftest import screenshot
+from tests.page_actions import TICKS_JS, TOKENS, choose_view, set_sentence, x_ticks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
-TICKS_JS = ("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')].map(t => t.textContent)"
-            ".join(' ') === {!r}")
-
-
-def set_sentence(pg, text: str) -> None:
-    box = pg.get_by_label("Sentence", exact=True)
-    box.fill(text)
-    box.press("Control+Enter")
-
-
-def choose_view(pg, name: str) -> None:
-    pg.locator("[data-testid='stButtonGroup']").get_by_role("radio", name=name, exact=True).click()
-
-
-def x_ticks(pg) -> list[str]:
-    return pg.locator(".js-plotly-plot").first.locator(".xtick text").all_text_contents()
-
 
 def test_heatmap_has_one_tick_per_token(page):
     set_sentence(page, "the cat saw the dog and the bird")

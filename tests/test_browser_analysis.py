@@ -7,25 +7,10 @@ import re
 import pytest
 
 from tests.conftest import screenshot
+from tests.page_actions import SENTENCE, TICKS_JS, TOKENS, set_sentence
+from tests.page_actions import choose_view as click
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-SENTENCE = "the cat saw the dog and the bird"
-TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
-TICKS_JS = ("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')].map(t => t.textContent)"
-            ".join(' ') === {!r}")
-
-
-def set_sentence(pg, text: str) -> None:
-    box = pg.get_by_label("Sentence", exact=True)
-    box.fill(text)
-    box.press("Control+Enter")
-
-
-def click(pg, name: str) -> None:
-    """An option of a segmented control (a view, a section), by its exact label."""
-    pg.get_by_role("radio", name=name, exact=True).click()
-
 
 def pick(pg, label: str) -> None:
     """An option of a radio group: its label takes the click, the input itself is hidden."""

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from tests import page_actions
 from tests.conftest import screenshot
 from tests.test_export import png_size
 
@@ -17,12 +18,9 @@ TOKENS = ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
 
 
 def set_sentence(pg, text: str) -> None:
-    box = pg.get_by_label("Sentence", exact=True)
-    box.fill(text)
-    box.press("Control+Enter")
-    pg.wait_for_function(
-        "() => [...document.querySelectorAll('.js-plotly-plot .xtick text')].map(t => t.textContent).join(' ')"
-        f" === {' '.join(TOKENS)!r}", timeout=60_000)
+    """Submit ``text`` and wait until its head view is drawn."""
+    page_actions.set_sentence(pg, text)
+    page_actions.wait_for_ticks(pg, TOKENS)
 
 
 def open_downloads(pg):

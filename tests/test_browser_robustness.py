@@ -19,6 +19,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
 from model import capture
 from tests.conftest import screenshot
+from tests.page_actions import set_sentence
 from viz.labels import position_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,12 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = 120_000  # ms; the first run loads the model, and the machine is shared
 EXCEPTION = "[data-testid='stException']"
 PLOT = ".js-plotly-plot"
-
-
-def set_sentence(pg, text: str) -> None:
-    box = pg.get_by_label("Sentence", exact=True)
-    box.fill(text)
-    box.press("Control+Enter")
 
 
 def wait_for_labels(pg, labels: list[str]) -> None:
