@@ -1,8 +1,8 @@
 """Capture overhead: our forward, capture() and the transformers eager forward on MiniLM.
 
-    python -m bench.capture [--repeats 7]
+    python -m bench.capture [--repeats 15] [--threads 1]
 
-Prints, at 16, 128 and 512 tokens, the median of several runs of: our forward pass
+Prints, at 16, 128 and 512 tokens, the median of several runs (timed in turns) of: our forward pass
 without hooks, ``capture()`` (hooks, copies to numpy, Capture), and the reference
 ``transformers`` BertModel forward (eager attention, output_attentions=True), with
 the ratios capture/forward and ours/transformers.
@@ -15,7 +15,7 @@ import argparse
 import torch
 from transformers import BertModel
 
-from bench.common import markdown_table, median_time, text_of_tokens
+from bench.common import interleaved_medians, markdown_table, text_of_tokens
 from model import capture, load_model
 from model.checkpoints import minilm_dir
 
@@ -24,8 +24,11 @@ SIZES = (16, 128, 512)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 1 gives steadier timings on a small machine")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     model = load_model("minilm")
     reference = BertModel.from_pretrained(str(minilm_dir()), attn_implementation="eager").eval()
@@ -42,9 +45,8 @@ def main() -> None:
             with torch.inference_mode():
                 reference(ids, output_attentions=True)
 
-        t_ours = median_time(ours, args.repeats)
-        t_capture = median_time(lambda text=text: capture(model, text), args.repeats)
-        t_ref = median_time(reference_forward, args.repeats)
+        t_ours, t_capture, t_ref = interleaved_medians(
+            [ours, lambda text=text: capture(model, text), reference_forward], args.repeats)
         rows.append([n, f"{t_ours * 1e3:.1f}", f"{t_capture * 1e3:.1f}", f"{t_ref * 1e3:.1f}",
                      f"{t_capture / t_ours:.2f}x", f"{t_ours / t_ref:.2f}x"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats} runs (ms)\n")

@@ -120,6 +120,15 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
     found: dict[tuple[str, int, str], np.ndarray] = {}
     positions: list[np.ndarray] = []
 
+    # Each hook point's name parsed once, here, not on every call of its hook.
+    hook_points = net.hook_points()
+    slots: dict[str, tuple[str, int, str]] = {}
+    for name in hook_points:
+        if m := PATTERN.match(name):
+            stack, layer, attn, what = m.groups()
+            if keep_qkv or what == "pattern":
+                slots[name] = (kind_of(stack, attn), int(layer), what)
+
     def record(name: str, output: torch.Tensor) -> torch.Tensor | None:
         if name == POSITIONS:
             if zero_positions:
@@ -127,15 +136,24 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
             if not positions:
                 positions.append(output.detach().float().cpu().numpy().copy())
             return output if zero_positions else None
-        m = PATTERN.match(name)
-        if m:
-            stack, layer, attn, what = m.groups()
-            # A fresh tensor the forward pass never writes to again: numpy shares its memory, no copy.
-            found[(kind_of(stack, attn), int(layer), what)] = output[0].detach().float().cpu().numpy()
+        slot = slots[name]
+        if slot[2] == "pattern":
+            kind, layer, _ = slot
+            if kind not in patterns:
+                patterns[kind] = np.empty((n_layers[kind], *output.shape[1:]), dtype=np.float32)  # (L, nh, T, S)
+            # Copied into one array for all layers, so the forward pass can free and reuse its own buffer.
+            patterns[kind][layer] = output[0].detach().float().cpu().numpy()
+        else:
+            # q, k, v arrive as (nh, T, hs) views of a (T, nh, hs) projection: keep that contiguous
+            # layout so stacking the layers is one plain copy.
+            found[slot] = output[0].detach().float().cpu().transpose(0, 1).numpy()  # (T, nh, hs)
         return None
 
-    points = {n: p for n, p in net.hook_points().items()
-              if n == POSITIONS or (PATTERN.match(n) and (keep_qkv or n.endswith("hook_pattern")))}
+    n_layers: dict[str, int] = {}
+    for kind, layer, _ in slots.values():
+        n_layers[kind] = max(n_layers.get(kind, 0), layer + 1)
+    patterns: dict[str, np.ndarray] = {}
+    points = {n: p for n, p in hook_points.items() if n == POSITIONS or n in slots}
     with hooked(points, record), torch.inference_mode():
         if target_ids is None:
             net(src)
@@ -144,12 +162,14 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
 
     attentions, qkv = {}, {}
     for kind in ("encoder", "decoder", "cross"):
-        layers = sorted(layer for (k, layer, w) in found if k == kind and w == "pattern")
-        if not layers:
+        if kind not in patterns:
             continue
-        attentions[kind] = np.stack([found[(kind, i, "pattern")] for i in layers]).astype(np.float32, copy=False)
+        attentions[kind] = patterns[kind]
+        layers = range(n_layers[kind])
         if keep_qkv:
-            qkv[kind] = {w: np.stack([found[(kind, i, w)] for i in layers]) for w in ("q", "k", "v")}
+            # (L, T, nh, hs) stacked, seen as (L, nh, T, hs)
+            qkv[kind] = {w: np.stack([found[(kind, i, w)] for i in layers]).transpose(0, 2, 1, 3)
+                         for w in ("q", "k", "v")}
     target_tokens = None
     output_text = None
     if target_ids is not None:
