@@ -75,6 +75,22 @@ def test_no_hook_left_behind(minilm):
     assert all(not m._forward_hooks for m in minilm.net.modules())
 
 
+def test_no_hook_left_when_capture_fails_midway(minilm, monkeypatch):
+    class Boom(RuntimeError):
+        pass
+
+    def explode(x):
+        raise Boom("layer 3 failed")
+
+    # layer 3's feed-forward fails after the hooks of layers 0..3 have fired
+    monkeypatch.setattr(minilm.net.encoder.layers[3].ffn, "forward", explode)
+    with pytest.raises(Boom):
+        capture(minilm, "the forward pass raises halfway")
+    assert all(not m._forward_hooks for m in minilm.net.modules())
+    monkeypatch.undo()
+    np.testing.assert_allclose(capture(minilm, "ok again").attentions["encoder"].sum(-1), 1.0, atol=1e-5)
+
+
 def test_no_hook_left_when_forward_raises(minilm):
     class Boom(RuntimeError):
         pass
