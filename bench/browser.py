@@ -35,8 +35,9 @@ import time
 
 import torch
 
-from bench.common import chromium, markdown_table, median_time, serve_dashboard, text_of_tokens
+from bench.common import markdown_table, median_time, text_of_tokens
 from model import capture, load_model
+from tests.live_server import chromium, serve_dashboard
 
 SIZES = (16, 128, 510)
 VIEWS = ("Head view", "Model view")

@@ -1,19 +1,12 @@
-"""Helpers shared by the benchmarks: texts of an exact token length, medians, tables,
-a dashboard server on a free port, a headless Chromium, a process's memory."""
+"""Helpers shared by the benchmarks: texts of an exact token length, medians, tables and
+a process's memory (the server and browser come from tests/live_server.py)."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
 
 WORDS = ("the quick brown fox jumps over the lazy dog while a small bird sings in the old tree "
          "near the river bank and children play with a red ball").split()
@@ -66,49 +59,6 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-@contextmanager
-def serve_dashboard(script: Path = ROOT / "dashboard.py", env: dict[str, str] | None = None
-                    ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``streamlit run`` on a free localhost port: yields its URL and its process (whose pid is the server's).
-
-    ``env`` adds environment variables for the server, e.g. ``{"OMP_NUM_THREADS": "1"}``.
-    """
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the dashboard did not answer /_stcore/health within 60 s") from None
-                time.sleep(0.3)
-        yield url, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-@contextmanager
-def chromium():
-    """Debian's Chromium, headless, with the flags the browser tests use."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def process_memory_mb(pid: int) -> dict[str, float]:

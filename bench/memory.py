@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 
 from bench.browser import Session, choose_view, submit
-from bench.common import chromium, markdown_table, process_memory_mb, serve_dashboard, text_of_tokens
+from bench.common import markdown_table, process_memory_mb, text_of_tokens
 from model import load_model
+from tests.live_server import chromium, serve_dashboard
 
 SESSIONS = 3
 
