@@ -61,14 +61,6 @@ def hidden_tokens(settings: Settings) -> frozenset[str]:
     return get_model(settings.model_name).special_tokens
 
 
-MARKDOWN_SPECIAL = "\\`*_{}[]()<>#+-.!|~$"
-
-
-def md(token: str) -> str:
-    """A token as literal text inside ``st.markdown`` (a token "*" must not start italics)."""
-    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in token)
-
-
 def explain(text: str) -> None:
     """What a view shows and how to read it, folded away until asked for."""
     with st.expander("What am I looking at?", expanded=False):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
-from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head, md
+from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head
 from ui.figure import show
 from ui.settings import Settings
+from ui.text import plain
 from viz.steps import compute_step, contributions_table, scores_figure, weights_figure
 
 EXPLANATION = """
@@ -43,7 +44,7 @@ def render(cap: Capture, settings: Settings) -> None:
     step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head],
                         causal=kind == "decoder", query=query)
     token = q_tokens[query]
-    shown = md(token)
+    shown = plain(token)
     name = chart_name(cap, kind, layer, f"H{head}_q{query}")
 
     st.markdown(f"**1. Scores.** How well the query of *{shown}* matches each key: "
