@@ -98,27 +98,24 @@ def downsample(weights: np.ndarray, max_cells: int = 48, how: str = "max") -> np
     """Pool the last two axes into blocks so neither exceeds ``max_cells``.
 
     Block-max keeps a sharp link visible in a small thumbnail (one 0.9 among
-    zeros stays 0.9); block-mean keeps the total. Edge blocks are padded with zeros,
-    which changes neither pooling's meaning for weights that are never negative.
+    zeros stays 0.9); block-mean keeps the total. Edge blocks are smaller when the
+    length is not a multiple of the block, and pool only the positions they hold.
     """
     w = np.asarray(weights, dtype=np.float32)
     q, k = w.shape[-2:]
     fq, fk = block_factor(q, max_cells), block_factor(k, max_cells)
     if fq == 1 and fk == 1:
         return w.copy()
-    nq, nk = -(-q // fq), -(-k // fk)
-    lead = w.shape[:-2]
-    padded = np.zeros((*lead, nq * fq, nk * fk), dtype=np.float32)
-    padded[..., :q, :k] = w
-    blocks = padded.reshape(*lead, nq, fq, nk, fk)  # (..., nq, fq, nk, fk)
+    # reduceat pools each run of rows (then columns) that starts at these indices, in place of
+    # padding the whole array to a multiple of the block and reshaping it
+    starts_q, starts_k = np.arange(0, q, fq), np.arange(0, k, fk)
     if how == "max":
-        return blocks.max(axis=(-3, -1))
+        return np.maximum.reduceat(np.maximum.reduceat(w, starts_q, axis=-2), starts_k, axis=-1)
     if how == "mean":
-        # average over the real positions only, so the padded edge is not darkened
-        counts = np.zeros((nq * fq, nk * fk), dtype=np.float32)
-        counts[:q, :k] = 1.0
-        n = counts.reshape(nq, fq, nk, fk).sum(axis=(1, 3))  # (nq, fq, nk, fk) -> (nq, nk): real cells a block
-        return blocks.sum(axis=(-3, -1)) / n
+        sums = np.add.reduceat(np.add.reduceat(w, starts_q, axis=-2), starts_k, axis=-1)
+        size_q = np.diff(starts_q, append=q)  # real rows in each block
+        size_k = np.diff(starts_k, append=k)
+        return sums / np.outer(size_q, size_k).astype(np.float32)
     raise ValueError(f"pool by 'max' or 'mean', not {how!r}")
 
 
