@@ -161,7 +161,7 @@ def attention_rollout(att: np.ndarray, residual: float = 0.5) -> np.ndarray:
         raise ValueError(f"rollout needs square self-attention [layers, heads, T, T], got shape {w.shape}")
     L, _, T, _ = w.shape
     eye = np.eye(T, dtype=np.float64)
-    mixed = residual * eye + (1.0 - residual) * w.astype(np.float64).mean(1)  # (L, T, T)
+    mixed = residual * eye + (1.0 - residual) * w.mean(1, dtype=np.float64)  # (L, T, T), no float64 copy of w
     mixed /= mixed.sum(-1, keepdims=True)
     out = np.empty((L, T, T), dtype=np.float32)
     flow = eye

@@ -51,6 +51,12 @@ def sentence_similarity(model_name: str, text: str, kind: str):
     return head_similarity(get_capture(model_name, text).attentions[kind])
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def sentence_rollout(model_name: str, text: str, kind: str):
+    """Rollout after every layer, computed once per sentence: moving the layer slider only picks one."""
+    return attention_rollout(get_capture(model_name, text).attentions[kind])
+
+
 def columns_for(kind: str) -> list[str]:
     return [c for c in STAT_COLUMNS if kind != "cross" or c not in POSITIONAL]
 
@@ -119,7 +125,7 @@ def render_rollout(cap: Capture, settings: Settings, kind: str) -> None:
         st.info("Rollout follows self-attention through the layers of one stack: choose encoder or decoder "
                 "self-attention.")
         return
-    rollout = attention_rollout(att)
+    rollout = sentence_rollout(settings.model_name, settings.text, kind)
     n_layers = att.shape[0]
     st.session_state.setdefault("stats_rollout_layer", n_layers - 1)
     layer = index_slider(st, "After layer", n_layers, "stats_rollout_layer")
