@@ -186,7 +186,7 @@ def greedy_target(model: HFModel, src: torch.Tensor) -> list[int]:
 def heads(t: torch.Tensor, n_heads: int) -> np.ndarray:
     """(1, T, H * d) projection output -> (H, T, d) per head."""
     x = t[0].detach().float()  # (T, H * d)
-    return x.view(x.shape[0], n_heads, -1).permute(1, 0, 2).cpu().numpy().copy()  # (H, T, d)
+    return x.view(x.shape[0], n_heads, -1).permute(1, 0, 2).cpu().numpy()  # (H, T, d), a view: stacked later
 
 
 def capture_hf(model: HFModel, enc: Encoded, notice: str | None, target: str | None = None, *,
@@ -226,8 +226,9 @@ def capture_hf(model: HFModel, enc: Encoded, notice: str | None, target: str | N
         if name in proj:
             projections[name] = output
             return None
-        # Every supported attention module returns its weights (B, H, Q, K) last in its output tuple.
-        weights[name] = output[-1][0].detach().float().cpu().numpy().copy()
+        # Every supported attention module returns its weights (B, H, Q, K) last in its output tuple: a fresh
+        # tensor nothing writes to again, so numpy shares it here and np.stack below makes the one copy.
+        weights[name] = output[-1][0].detach().float().cpu().numpy()
         return None
 
     with hooked(points, record), torch.inference_mode():
@@ -242,7 +243,7 @@ def capture_hf(model: HFModel, enc: Encoded, notice: str | None, target: str | N
         names = sorted((layer, name) for name, (k, layer) in attn.items() if k == kind)
         if not names:
             continue
-        attentions[kind] = np.stack([weights[name] for _, name in names]).astype(np.float32)
+        attentions[kind] = np.stack([weights[name] for _, name in names]).astype(np.float32, copy=False)
         if keep_qkv:
             n_heads = attentions[kind].shape[1]
             per = {"q": [], "k": [], "v": []}
