@@ -18,7 +18,7 @@ import torch
 
 from model.capture_result import Capture
 from model.checkpoints import LoadedModel
-from model.hooks import PATTERN, capture, hooked
+from model.hooks import PATTERN, capture, encode_checked, hooked
 from model.statistics import STAT_COLUMNS, head_statistics
 from model.transformer import Transformer
 
@@ -44,8 +44,12 @@ def parse_corpus(text: str, max_sentences: int = MAX_SENTENCES, max_bytes: int =
 
 
 def readable(model: LoadedModel, text: str) -> bool:
-    """Whether ``text`` has a token other than the special ones (what ``capture`` accepts)."""
-    return bool(text.strip()) and any(t not in model.codec.special_tokens for t in model.codec.encode(text).tokens)
+    """Whether ``capture`` accepts ``text``."""
+    try:
+        encode_checked(model, text)
+    except ValueError:
+        return False
+    return True
 
 
 def capture_statistics(cap: Capture) -> pd.DataFrame:

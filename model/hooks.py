@@ -19,6 +19,7 @@ from torch import nn
 
 from model.capture_result import Capture
 from model.checkpoints import LoadedModel
+from model.codec import Encoded
 
 PATTERN = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(pattern|q|k|v)$")
 POSITIONS = "embeddings.hook_positions"
@@ -70,6 +71,21 @@ def greedy_decode(model: LoadedModel, src: torch.Tensor, max_len: int) -> list[i
     return out
 
 
+def encode_checked(model: LoadedModel, text: str) -> Encoded:
+    """``text`` tokenised for ``model``, or ``ValueError`` with a readable message when there is
+    nothing to read: empty text, unpaired surrogates, or only special tokens."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("The text is empty: type a sentence to see its attention.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates, which the tokenizer cannot take
+        raise ValueError("The text is not valid Unicode: it holds unpaired surrogate characters.") from exc
+    enc = model.codec.encode(text)
+    if all(t in model.codec.special_tokens for t in enc.tokens):
+        raise ValueError("The text has no readable tokens: type a sentence to see its attention.")
+    return enc
+
+
 def capture(model: LoadedModel, text: str, target: str | None = None, *,
             zero_positions: bool = False, keep_qkv: bool = True) -> Capture:
     """Tokenise ``text``, run the model once with hooks, return a ``Capture``.
@@ -80,16 +96,7 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
     and ``Capture.notice`` say so. ``zero_positions`` replaces the positional
     vectors with zeros through the positions hook point (an ablation).
     """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("The text is empty: type a sentence to see its attention.")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # lone surrogates, which the tokenizer cannot take
-        raise ValueError("The text is not valid Unicode: it holds unpaired surrogate characters.") from exc
-    enc = model.codec.encode(text)
-    content = [t for t in enc.tokens if t not in model.codec.special_tokens]
-    if not content:
-        raise ValueError("The text has no readable tokens: type a sentence to see its attention.")
+    enc = encode_checked(model, text)
     notice = None
     if enc.truncated:
         notice = (f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
