@@ -25,7 +25,7 @@ from torch import nn
 from model.capture_result import Capture
 from model.checkpoints import LoadedModel, ModelLoadError, read_json
 from model.codec import Encoded, TextCodec
-from model.hooks import hooked
+from model.hooks import greedy, hooked
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
@@ -173,14 +173,9 @@ def greedy_target(model: HFModel, src: torch.Tensor) -> list[int]:
     """Decoder inputs, the start token first, written one argmax at a time until EOS."""
     net = model.net
     encoder_out = net.get_encoder()(input_ids=src)
-    out = [int(model.decoder_start_id or 0)]
-    for _ in range(min(MAX_TARGET_TOKENS, model.max_tokens) - 1):
-        logits = net(encoder_outputs=encoder_out, decoder_input_ids=torch.tensor([out]), use_cache=False).logits
-        nxt = int(logits[0, -1].argmax())  # logits: (1, U, V)
-        out.append(nxt)
-        if nxt == model.eos_id:
-            break
-    return out
+    return greedy(
+        lambda ids: net(encoder_outputs=encoder_out, decoder_input_ids=torch.tensor([ids]), use_cache=False).logits,
+        int(model.decoder_start_id or 0), model.eos_id, min(MAX_TARGET_TOKENS, model.max_tokens))
 
 
 def heads(t: torch.Tensor, n_heads: int) -> np.ndarray:

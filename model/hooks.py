@@ -56,19 +56,24 @@ def kind_of(stack: str, attn: str) -> str:
     return stack
 
 
-def greedy_decode(model: LoadedModel, src: torch.Tensor, max_len: int) -> list[int]:
-    """Target ids, BOS first, written one argmax at a time until EOS."""
-    codec = model.target_codec
-    bos, eos = codec.full.token_to_id("<s>"), codec.full.token_to_id("</s>")
-    memory = model.net.encode(src)
-    out = [bos]
+def greedy(next_logits: Callable[[list[int]], torch.Tensor], start: int, eos: int | None, max_len: int) -> list[int]:
+    """Decoder inputs, ``start`` first, each next one the argmax of ``next_logits(ids so far)`` (1, U, V),
+    until ``eos`` or ``max_len`` ids."""
+    out = [start]
     for _ in range(max_len - 1):
-        logits = model.net.decode(torch.tensor([out]), memory, src)  # (1, U, V)
-        nxt = int(logits[0, -1].argmax())
+        nxt = int(next_logits(out)[0, -1].argmax())
         out.append(nxt)
         if nxt == eos:
             break
     return out
+
+
+def greedy_decode(model: LoadedModel, src: torch.Tensor, max_len: int) -> list[int]:
+    """Target ids of our encoder-decoder, BOS first, written one argmax at a time until EOS."""
+    codec = model.target_codec
+    memory = model.net.encode(src)
+    return greedy(lambda ids: model.net.decode(torch.tensor([ids]), memory, src),
+                  codec.full.token_to_id("<s>"), codec.full.token_to_id("</s>"), max_len)
 
 
 def encode_checked(model: LoadedModel, text: str) -> Encoded:
