@@ -41,21 +41,24 @@ class Capture:
     def key_tokens(self, kind: str) -> list[str]:
         return self.target_tokens if kind == "decoder" and self.target_tokens is not None else self.tokens
 
-    def to_frame(self, kind: str | None = None) -> pd.DataFrame:
-        """One row per weight: kind, layer, head, query, query_token, key, key_token, weight."""
+    def to_frame(self, kind: str | None = None, layer: int | None = None, head: int | None = None) -> pd.DataFrame:
+        """One row per weight: kind, layer, head, query, query_token, key, key_token, weight.
+
+        ``kind``, ``layer`` and ``head`` keep only those weights (all when None); only those rows are built.
+        """
         frames = []
         for k in [kind] if kind else self.kinds:
-            att = self.attentions[k]
-            L, H, Q, K = att.shape
-            layer, head, query, key = np.meshgrid(
-                np.arange(L), np.arange(H), np.arange(Q), np.arange(K), indexing="ij"
-            )
+            L, H, Q, K = self.attentions[k].shape
+            layers = np.arange(L) if layer is None else np.array([layer])
+            heads = np.arange(H) if head is None else np.array([head])
+            att = self.attentions[k][np.ix_(layers, heads)]  # (layers kept, heads kept, Q, K)
+            layer_ix, head_ix, query, key = np.meshgrid(layers, heads, np.arange(Q), np.arange(K), indexing="ij")
             q_tokens = np.asarray(self.query_tokens(k), dtype=object)
             k_tokens = np.asarray(self.key_tokens(k), dtype=object)
             frames.append(pd.DataFrame({
                 "kind": pd.Categorical([k] * att.size, categories=list(KINDS)),
-                "layer": layer.ravel().astype(np.int16),
-                "head": head.ravel().astype(np.int16),
+                "layer": layer_ix.ravel().astype(np.int16),
+                "head": head_ix.ravel().astype(np.int16),
                 "query": query.ravel().astype(np.int32),
                 "query_token": pd.Categorical(q_tokens[query.ravel()]),
                 "key": key.ravel().astype(np.int32),

@@ -155,3 +155,13 @@ def test_zero_positions_ablation(minilm):
     ablated = capture(minilm, "the cat saw the dog", zero_positions=True)
     assert np.all(ablated.positions == 0)
     assert not np.allclose(plain.attentions["encoder"], ablated.attentions["encoder"], atol=1e-3)
+
+
+def test_to_frame_narrowed_equals_the_whole_frame_filtered(minilm):
+    cap = capture(minilm, "the cat saw the dog")
+    whole = cap.to_frame()
+    narrowed = cap.to_frame("encoder", layer=2, head=5)
+    expected = whole[(whole["layer"] == 2) & (whole["head"] == 5)].reset_index(drop=True)
+    assert len(narrowed) == 7 * 7
+    assert narrowed.astype(str).equals(expected.astype(str))
+    assert len(cap.to_frame("encoder", layer=4)) == 12 * 7 * 7

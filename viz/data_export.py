@@ -64,12 +64,7 @@ def load_npz(data: bytes | str) -> Capture:
 
 def frame(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None):
     """``cap.to_frame()`` narrowed to one kind, layer and/or head."""
-    df = cap.to_frame(kind)
-    if layer is not None:
-        df = df[df["layer"] == layer]
-    if head is not None:
-        df = df[df["head"] == head]
-    return df.reset_index(drop=True)
+    return cap.to_frame(kind, layer, head)
 
 
 def csv_bytes(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None) -> bytes:
