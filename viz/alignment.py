@@ -13,7 +13,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from viz.heatmaps import validate_matrix
 from viz.labels import axis_ticks, escape, position_labels
+from viz.matrix_ops import combine_heads
 
 
 def written_tokens(target_tokens: list[str]) -> list[str]:
@@ -33,18 +35,7 @@ def alignment_rows(cross: np.ndarray, target_tokens: list[str]) -> np.ndarray:
 
 def head_mean(cross_layer: np.ndarray) -> np.ndarray:
     """``[heads, steps, source]`` -> ``[steps, source]``; rows still sum to 1."""
-    a = np.asarray(cross_layer, dtype=np.float32)
-    if a.ndim != 3:
-        raise ValueError(f"expected [heads, steps, source], got shape {a.shape}")
-    return a.mean(axis=0)
-
-
-def _validate(weights: np.ndarray, source_tokens: list[str], output_tokens: list[str]) -> np.ndarray:
-    w = np.asarray(weights, dtype=np.float32)
-    if w.ndim != 2 or w.shape != (len(output_tokens), len(source_tokens)):
-        raise ValueError(f"alignment {w.shape} does not match {len(output_tokens)} output x "
-                         f"{len(source_tokens)} source tokens")
-    return w
+    return combine_heads(cross_layer, "mean")
 
 
 def _heatmap(w: np.ndarray, source_tokens: list[str], output_tokens: list[str], colorscale: str,
@@ -60,7 +51,7 @@ def _heatmap(w: np.ndarray, source_tokens: list[str], output_tokens: list[str], 
 def alignment_heatmap(weights: np.ndarray, source_tokens: list[str], output_tokens: list[str], *,
                       title: str = "", colorscale: str = "Blues", highlight: int | None = None) -> go.Figure:
     """One ``[steps, source]`` alignment; ``highlight`` outlines one step's row."""
-    w = _validate(weights, source_tokens, output_tokens)
+    w = validate_matrix(weights, output_tokens, source_tokens)
     n_steps, n_source = w.shape
     fig = go.Figure(_heatmap(w, source_tokens, output_tokens, colorscale, showscale=True))
     fig.update_layout(
@@ -89,7 +80,7 @@ def alignment_grid(cross_layer: np.ndarray, source_tokens: list[str], output_tok
     fig = make_subplots(rows=1, cols=n_heads, subplot_titles=[f"head {h}" for h in range(n_heads)],
                         horizontal_spacing=0.03)
     for h in range(n_heads):
-        w = _validate(a[h], source_tokens, output_tokens)
+        w = validate_matrix(a[h], output_tokens, source_tokens)
         fig.add_trace(_heatmap(w, source_tokens, output_tokens, colorscale, showscale=h == n_heads - 1),
                       row=1, col=h + 1)
         fig.update_xaxes(tickangle=-60, **axis_ticks(source_tokens), row=1, col=h + 1)
