@@ -147,5 +147,10 @@ def view_matrix(layer_weights: np.ndarray, query_tokens: Sequence[str], key_toke
     are combined, so a mean of heads still has rows that sum to 1.
     Returns the matrix and the query and key tokens left.
     """
+    if combine == "head":
+        # one head is drawn: check it, then hide and renormalise only its rows, not every head's
+        combine_heads(layer_weights, "head", head)
+        w, q_tokens, k_tokens = hide_tokens(np.asarray(layer_weights)[head:head + 1], query_tokens, key_tokens, hide)
+        return w[0], q_tokens, k_tokens
     w, q_tokens, k_tokens = hide_tokens(layer_weights, query_tokens, key_tokens, hide)
     return combine_heads(w, combine, head), q_tokens, k_tokens
