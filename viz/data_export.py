@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from model import Capture
 from viz.images import render_image
-from viz.publication import file_stem, head_figure
+from viz.publication import check_head, file_stem, head_figure
 
 # Metadata strings stored as 0-d unicode arrays, so the NPZ loads with allow_pickle=False.
 META = ("model_name", "notice", "positions_note", "output_text")
@@ -101,22 +101,31 @@ def json_bytes(cap: Capture) -> bytes:
     return json.dumps(json_dict(cap), ensure_ascii=False).encode("utf-8")
 
 
-def all_heads_zip(cap: Capture, kind: str = "encoder", *, fmt: str = "png", width: int | None = None,
-                  height: int | None = None, scale: float = 1.0, colorscale: str = "Blues",
-                  progress: Callable[[int, int], None] | None = None) -> bytes:
-    """Every head of every layer of ``kind`` as one ZIP of images named ``minilm_L2_H5_encoder.png``."""
-    n_layers, n_heads = cap.attentions[kind].shape[:2] if kind in cap.attentions else (0, 0)
-    if not n_layers:
-        raise ValueError(f"{cap.model_name or 'this model'} has no {kind} attention; it has: {', '.join(cap.kinds)}")
+def zip_bytes(files: Iterable[tuple[str, bytes | str]], fmt: str) -> bytes:
+    """One ZIP of ``(name, data)`` files of one format."""
     buf = io.BytesIO()
     # PNG and PDF are compressed already; deflating them again only costs time.
     compression = zipfile.ZIP_STORED if fmt in ("png", "pdf") else zipfile.ZIP_DEFLATED
     with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for name, data in files:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def all_heads_zip(cap: Capture, kind: str = "encoder", *, fmt: str = "png", width: int | None = None,
+                  height: int | None = None, scale: float = 1.0, colorscale: str = "Blues",
+                  progress: Callable[[int, int], None] | None = None) -> bytes:
+    """Every head of every layer of ``kind`` as one ZIP of images named ``minilm_L2_H5_encoder.png``."""
+    check_head(cap, kind, 0, 0)
+    n_layers, n_heads = cap.attentions[kind].shape[:2]
+
+    def images() -> Iterator[tuple[str, bytes]]:
         for layer in range(n_layers):
             for head in range(n_heads):
                 fig = head_figure(cap, kind, layer, head, colorscale=colorscale)
-                data = render_image(fig, fmt, width=width, height=height, scale=scale)
-                zf.writestr(f"{file_stem(cap.model_name, kind, layer, head)}.{fmt}", data)
+                yield (f"{file_stem(cap.model_name, kind, layer, head)}.{fmt}",
+                       render_image(fig, fmt, width=width, height=height, scale=scale))
                 if progress:
                     progress(layer * n_heads + head + 1, n_layers * n_heads)
-    return buf.getvalue()
+
+    return zip_bytes(images(), fmt)

@@ -11,9 +11,7 @@ with a message on a bad argument and 1 when an image cannot be rendered.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,11 +146,7 @@ def export_one(cap: Capture, args: argparse.Namespace, prefix: str) -> list[Path
     if args.zip:
         layers = f"L{args.layer}" if args.layer is not None else "all"
         path = out / f"{prefix}{cap.model_name}_{layers}_heads_{kind}_{args.format}.zip"
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in files:
-                zf.writestr(name, data)
-        return [write(path, buf.getvalue())]
+        return [write(path, data_export.zip_bytes(files, args.format))]
     return [write(out / name, data) for name, data in files]
 
 
