@@ -22,7 +22,7 @@ from ui import (
     translation_view,
     url_state,
 )
-from ui.state import MODELS, get_capture
+from ui.state import LOCAL, MODELS, get_capture
 from ui.text import plain
 
 st.set_page_config(page_title="Attention dashboard", layout="wide")
@@ -45,6 +45,10 @@ url_state.restore(MODELS, list(VIEWS))
 settings = sidebar.render()
 view = st.segmented_control("View", list(VIEWS), key="view") or next(iter(VIEWS))
 url_state.publish(st.session_state.get("model", ""), settings.text, view)
+if st.session_state.get("model") == LOCAL and not settings.model_name:
+    st.info("Type the path of a checkpoint folder in the sidebar: one with config.json, model.safetensors "
+            "and tokenizer.json.")
+    st.stop()
 try:
     cap = get_capture(settings.model_name, settings.text)
 except ModelLoadError as exc:

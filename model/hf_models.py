@@ -13,6 +13,7 @@ no code from the folder runs (``trust_remote_code=False``).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ FAMILIES = {
 }
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+MAX_PARAM_BYTES_ENV = "ATTENTION_DASHBOARD_MAX_PARAM_BYTES"
+DEFAULT_MAX_PARAM_BYTES = 4 * 2**30  # float32 parameters: about 1 billion
+PROBE_TEXT = "Hello, world! 123 <b>é</b> 中文 \n\t 🙂"
 MAX_TARGET_TOKENS = 64  # greedy decoding stops here if the model never writes </s>
 
 
@@ -78,9 +82,39 @@ class HFModel(LoadedModel):
         return FAMILIES[self.model_type]
 
 
+def check_shard_index(folder: Path) -> None:
+    """Every shard named in ``model.safetensors.index.json`` is a safetensors file inside ``folder``.
+
+    ``transformers`` would otherwise follow the index to any file it names, including a pickle
+    (``weights.bin``, read with ``torch.load``) or a path outside the folder.
+    """
+    index = read_json(folder / "model.safetensors.index.json")
+    weight_map = index.get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelLoadError(f"model.safetensors.index.json in {folder} has no weight_map")
+    real_folder = Path(os.path.realpath(folder))
+    for shard in sorted({str(v) for v in weight_map.values()}):
+        if not shard.endswith(".safetensors"):
+            raise ModelLoadError(
+                f"model.safetensors.index.json in {folder} maps weights to a file that is not safetensors "
+                "(a pickle can run arbitrary code, so it is not read). Save the model as safetensors."
+            )
+        real = Path(os.path.realpath(folder / shard))
+        if Path(shard).is_absolute() or real.parent != real_folder:
+            raise ModelLoadError(
+                f"model.safetensors.index.json in {folder} names a shard outside the folder; "
+                "shards must be files in the checkpoint folder itself."
+            )
+        if not real.is_file():
+            raise ModelLoadError(f"a shard named in model.safetensors.index.json is missing from {folder}")
+
+
 def check_weights(folder: Path) -> None:
     """Refuse a folder without safetensors weights, naming the pickle files it has instead."""
-    if (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file():
+    if (folder / "model.safetensors.index.json").is_file():
+        check_shard_index(folder)
+        return
+    if (folder / "model.safetensors").is_file():
         return
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles:
@@ -90,6 +124,70 @@ def check_weights(folder: Path) -> None:
             "(`model.save_pretrained(folder, safe_serialization=True)`) and try again."
         )
     raise ModelLoadError(f"model.safetensors is missing from {folder}")
+
+
+def config_int(config: dict, *names: str, default: int | None = None) -> int:
+    """The first of ``names`` that ``config`` sets, as a positive whole number."""
+    for name in names:
+        if name in config and config[name] is not None:
+            value = config[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ModelLoadError(f"config.json: {name} should be a positive whole number, not {value!r:.40}")
+            return value
+    if default is None:
+        raise ModelLoadError(f"config.json sets none of {', '.join(names)}")
+    return default
+
+
+def estimated_parameters(model_type: str, config: dict) -> int:
+    """About how many parameters the model in ``config`` has, read before anything is allocated.
+
+    Embeddings plus, per layer, the four attention projections and the two feed-forward matrices;
+    T5's decoder layers add cross-attention. Norms and biases are too small to matter here.
+    """
+    d = config_int(config, "hidden_size", "n_embd", "d_model", "dim")
+    layers = config_int(config, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
+    ff = config_int(config, "intermediate_size", "n_inner", "d_ff", "hidden_dim", default=4 * d)
+    vocab = config_int(config, "vocab_size")
+    positions = config_int(config, "max_position_embeddings", "n_positions", default=1)
+    total = vocab * d + positions * d + layers * (4 * d * d + 2 * d * ff)
+    if model_type == "t5":
+        decoder_layers = config_int(config, "num_decoder_layers", default=layers)
+        total += decoder_layers * (8 * d * d + 2 * d * ff) + vocab * d
+    return total
+
+
+def max_parameter_bytes() -> int:
+    """The server's limit on a checkpoint's float32 parameters, from ``ATTENTION_DASHBOARD_MAX_PARAM_BYTES``."""
+    raw = os.environ.get(MAX_PARAM_BYTES_ENV, "")
+    return int(raw) if raw.strip().isdigit() else DEFAULT_MAX_PARAM_BYTES
+
+
+def check_size(folder: Path, model_type: str, config: dict) -> None:
+    """Refuse, before allocating, a model whose float32 parameters would pass the server's limit."""
+    needed = 4 * estimated_parameters(model_type, config)
+    limit = max_parameter_bytes()
+    if needed > limit:
+        raise ModelLoadError(
+            f"the model in {folder} would need about {needed / 2**30:,.1f} GiB for its parameters; this server "
+            f"loads at most {limit / 2**30:,.1f} GiB ({MAX_PARAM_BYTES_ENV})."
+        )
+
+
+def check_tokenizer(folder: Path, codec: TextCodec, n_embeddings: int) -> None:
+    """The tokenizer's ids fit the model's embedding table, and it can tokenise a probe text at all."""
+    largest = max(codec.full.get_vocab(with_added_tokens=True).values(), default=0)
+    if largest >= n_embeddings:
+        raise ModelLoadError(
+            f"{folder / 'tokenizer.json'} has token id {largest}, but the model has only {n_embeddings} "
+            "token embeddings: the tokenizer does not belong to these weights."
+        )
+    try:
+        codec.full.encode(PROBE_TEXT)
+    except BaseException as exc:  # noqa: BLE001 - a panic inside tokenizers is a BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise ModelLoadError(f"{folder / 'tokenizer.json'} fails on ordinary text: {type(exc).__name__}") from None
 
 
 def max_tokens_of(model_type: str, config: PretrainedConfig) -> int:
@@ -113,6 +211,7 @@ def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
             f"{folder} holds a '{model_type or 'unknown'}' model; supported architectures: "
             f"{', '.join(sorted(FAMILIES))}."
         )
+    check_size(folder, model_type, config_json)
     check_weights(folder)
     if not (folder / "tokenizer.json").is_file():
         raise ModelLoadError(
@@ -139,8 +238,11 @@ def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
     net.eval()
     try:
         codec = TextCodec(folder / "tokenizer.json", max_tokens=max_tokens_of(model_type, net.config))
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception for a bad file
+    except BaseException as exc:  # noqa: BLE001 - tokenizers raises a bare Exception, or panics, on a bad file
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
         raise ModelLoadError(f"{folder / 'tokenizer.json'} is not a readable tokenizer: {exc}") from exc
+    check_tokenizer(folder, codec, net.get_input_embeddings().num_embeddings)
     cfg = net.config
     description = (f"{model_type} checkpoint at {folder}: {cfg.num_hidden_layers} layers x "
                    f"{cfg.num_attention_heads} heads, {family.arch}")

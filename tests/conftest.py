@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from model import load_model
+from model.folders import ROOTS_ENV
 from tests.live_server import CHROMIUM, ROOT, chromium, serve_dashboard
 
 
@@ -33,9 +34,15 @@ def dashboard_url(dashboard_server):
 
 
 @pytest.fixture(scope="session")
-def dashboard_server():
+def checkpoint_root(tmp_path_factory) -> Path:
+    """The one folder the browser tests' server allows local checkpoints from."""
+    return tmp_path_factory.mktemp("allowed-checkpoints")
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(checkpoint_root):
     """``streamlit run dashboard.py`` on a free localhost port, up until the session ends."""
-    with serve_dashboard() as (url, proc):
+    with serve_dashboard(env={ROOTS_ENV: str(checkpoint_root)}) as (url, proc):
         yield Server(url=url, pid=proc.pid)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.folders import ROOTS_ENV
 from ui.state import MODELS
 
 TIMEOUT = 300
@@ -178,11 +179,12 @@ def test_views_on_shortest_and_longest_input(text, n):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
-def test_views_on_local_checkpoints(tmp_path, family):
+def test_views_on_local_checkpoints(tmp_path, family, monkeypatch):
     """A Hugging Face encoder, decoder and encoder-decoder (tiny, random, built offline): every section draws."""
     from tests.test_hf_models import TEXT, build
 
     folder = build(family, tmp_path / family)
+    monkeypatch.setenv(ROOTS_ENV, str(tmp_path))
     at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
     at.run()
     at.selectbox(key="model").set_value("local").run()

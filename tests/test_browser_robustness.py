@@ -232,8 +232,8 @@ def html_token_checkpoint(folder: Path) -> Path:
     return folder
 
 
-def test_whole_html_tokens_stay_text(page, dialogs, tmp_path):
-    folder = html_token_checkpoint(tmp_path / "<b>ckpt<br>")  # the model name is markup too
+def test_whole_html_tokens_stay_text(page, dialogs, checkpoint_root):
+    folder = html_token_checkpoint(checkpoint_root / "<b>ckpt<br>")  # the model name is markup too
     page.wait_for_selector(PLOT, timeout=TIMEOUT)
     page.get_by_label("Model", exact=True).click()
     page.get_by_role("option", name="Local checkpoint folder").click()

@@ -18,6 +18,7 @@ import transformers
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
 from model import ModelLoadError, capture, load_model
+from model.folders import ROOTS_ENV
 
 WORDS = "the cat sat on mat a dog saw and bird it was tired street".split()
 TEXT = "the cat sat on the mat"
@@ -280,9 +281,11 @@ def test_corrupt_safetensors(tmp_path):
 # --- The dashboard's model picker -------------------------------------------------------------------
 
 
-def dashboard(folder: str):
+def dashboard(folder: str, monkeypatch, root: Path | None = None):
+    """The dashboard with ``folder`` typed as a local checkpoint; the server allows folders under ``root``."""
     from streamlit.testing.v1 import AppTest
 
+    monkeypatch.setenv(ROOTS_ENV, str(root if root is not None else Path(folder).parent))
     at = AppTest.from_file("../dashboard.py", default_timeout=120)
     at.run()
     at.selectbox(key="model").set_value("local").run()
@@ -292,8 +295,8 @@ def dashboard(folder: str):
 
 
 @pytest.mark.parametrize("family", ["distilbert", "gpt2"])
-def test_dashboard_draws_a_local_checkpoint(checkpoints, family):
-    at = dashboard(str(checkpoints[family]))
+def test_dashboard_draws_a_local_checkpoint(checkpoints, family, monkeypatch):
+    at = dashboard(str(checkpoints[family]), monkeypatch)
     assert not at.exception
     assert not at.error
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -301,22 +304,26 @@ def test_dashboard_draws_a_local_checkpoint(checkpoints, family):
     assert spec["layout"]["xaxis"]["ticktext"] == expected
 
 
-@pytest.mark.parametrize("folder, message", [
-    ("/no/such/checkpoint", "no folder"),
-    ("", "name a model"),
-])
-def test_dashboard_shows_a_load_error_as_a_message(folder, message):
-    at = dashboard(folder)
+def test_dashboard_shows_a_load_error_as_a_message(checkpoints, monkeypatch):
+    at = dashboard(str(checkpoints["gpt2"].parent / "no-such-checkpoint"), monkeypatch)
     assert not at.exception
-    assert any(message in e.value for e in at.error)
+    assert any("No checkpoint folder by that name" in e.value for e in at.error)
+    assert not at.get("plotly_chart")
+
+
+def test_dashboard_asks_for_a_folder_before_one_is_typed(checkpoints, monkeypatch):
+    at = dashboard("", monkeypatch, root=checkpoints["gpt2"].parent)
+    assert not at.exception
+    assert not at.error
+    assert any("Type the path of a checkpoint folder" in i.value for i in at.info)
     assert not at.get("plotly_chart")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
-def test_every_view_draws_a_local_checkpoint(checkpoints, family):
+def test_every_view_draws_a_local_checkpoint(checkpoints, family, monkeypatch):
     """Encoder, decoder-only and encoder-decoder checkpoints through every view and statistics section."""
-    at = dashboard(str(checkpoints[family]))
+    at = dashboard(str(checkpoints[family]), monkeypatch)
     views = at.segmented_control(key="view").options
     assert len(views) > 1
     for view in views:

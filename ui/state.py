@@ -12,6 +12,7 @@ import gc
 import streamlit as st
 
 from model import Capture, LoadedModel, capture, load_model
+from model.folders import allowed_roots, resolve_checkpoint
 
 MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2, pretrained encoder)",
           "translator": "Translator (trained here: English dates -> ISO, encoder-decoder)"}
@@ -23,7 +24,11 @@ LOCAL_LABEL = "Local checkpoint folder"
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def get_model(name: str) -> LoadedModel:
-    model = load_model(name)
+    """A built-in model by name, or a checkpoint folder inside the roots this server allows."""
+    if name.strip().lower() in MODELS:
+        model = load_model(name)
+    else:
+        model = load_model(str(resolve_checkpoint(name, allowed_roots(st.get_option("server.address")))))
     # Streamlit runs a full gc.collect() after every script run (runner.postScriptGC). With torch,
     # plotly and a model loaded that pass walks ~250k long-lived objects: 0.1-0.6 s a rerun on 2 cores,
     # more than a 128-token forward pass. The collector skips frozen objects, so it then costs ~1 ms.
