@@ -23,8 +23,9 @@ from model.errors import ModelLoadError
 ROOTS_ENV = "ATTENTION_DASHBOARD_MODEL_ROOTS"
 LOCAL_ADDRESSES = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_PATH_CHARS = 1024
+# The roots themselves are not named: a working folder's path can name an account.
 REFUSED = ("No checkpoint folder by that name is available on this server. Local folders must lie inside "
-           "the folders the server allows ({roots}).")
+           "the folders that whoever runs the server allows.")
 OFF = ("Local checkpoint folders are turned off on this server. Whoever runs it can allow folders with "
        f"the environment variable {ROOTS_ENV}.")
 
@@ -53,10 +54,6 @@ def allowed_roots(server_address: str | None) -> list[Path]:
     return roots
 
 
-def describe(roots: list[Path]) -> str:
-    return ", ".join(str(r) for r in roots) if roots else "none"
-
-
 def resolve_checkpoint(text: str, roots: list[Path]) -> Path:
     """The real folder ``text`` names, if it is a readable folder inside one of ``roots``.
 
@@ -65,7 +62,7 @@ def resolve_checkpoint(text: str, roots: list[Path]) -> Path:
     """
     if not roots:
         raise ModelLoadError(OFF)
-    refused = ModelLoadError(REFUSED.format(roots=describe(roots)))
+    refused = ModelLoadError(REFUSED)
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_PATH_CHARS or "\x00" in text:
         raise refused
     try:

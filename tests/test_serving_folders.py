@@ -54,7 +54,8 @@ def test_every_path_outside_the_roots_gets_one_answer(root, tmp_path):
     (answer,) = answers
     assert "No checkpoint folder by that name" in answer
     for leak in ("passwd", "root", "missing", "a-file", "link-out", "outside"):
-        assert leak not in answer.replace(str(root), "")
+        assert leak not in answer
+    assert str(root) not in answer
 
 
 def test_a_folder_inside_a_root_resolves_to_its_real_path(root):
