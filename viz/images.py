@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import math
 import os
 import shutil
+import tempfile
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -31,8 +33,92 @@ INSTALL_HINT = "apt-get install -y chromium"
 RENDER_TIMEOUT_S = 120.0
 
 
+# Bounds on what an image may ask for: layout pixels per side, PNG scale, and output pixels in all.
+MIN_SIDE_PX, MAX_SIDE_PX = 100, 4000
+MIN_SCALE, MAX_SCALE = 0.25, 8.0
+MAX_PIXELS = 40_000_000
+
+
 class ChromiumMissing(RuntimeError):
     """No Chrome/Chromium to render static images with."""
+
+
+class ImageExportError(RuntimeError):
+    """An image could not be made; the message is meant for the person who asked for it."""
+
+
+def check_image_size(width: float | None, height: float | None, scale: float | None = 1.0,
+                     fmt: str = "png") -> None:
+    """``ValueError`` with a one-line message unless width, height and scale make an image we can render.
+
+    Width and height are layout pixels (None: the figure's own); scale multiplies a PNG's pixels.
+    """
+    for name, v in (("width", width), ("height", height)):
+        if v is None:
+            continue
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v):
+            raise ValueError(f"{name} must be a whole number of pixels, got {v}")
+        if not MIN_SIDE_PX <= v <= MAX_SIDE_PX:
+            raise ValueError(f"{name} must be between {MIN_SIDE_PX} and {MAX_SIDE_PX} px, got {v}")
+    if scale is not None:
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale):
+            raise ValueError(f"scale must be a finite number, got {scale}")
+        if not MIN_SCALE <= scale <= MAX_SCALE:
+            raise ValueError(f"scale must be between {MIN_SCALE:g} and {MAX_SCALE:g}, got {scale:g}")
+    if fmt == "png" and width is not None and height is not None:
+        pixels = width * height * (scale or 1.0) ** 2
+        if pixels > MAX_PIXELS:
+            raise ValueError(f"a {width} x {height} px PNG at scale {scale:g} has {pixels / 1e6:,.0f} million pixels; "
+                             f"the most is {MAX_PIXELS / 1e6:,.0f} million: lower the size or the scale")
+
+
+def check_image_bytes(data: object, fmt: str) -> bytes:
+    """``data`` when it is a whole ``fmt`` image, else ``ImageExportError``."""
+    ok = isinstance(data, (bytes, bytearray)) and len(data) > 32 and (
+        (fmt == "png" and data.startswith(b"\x89PNG\r\n\x1a\n"))
+        or (fmt == "pdf" and data.startswith(b"%PDF"))
+        or (fmt == "svg" and (data.lstrip()[:5] == b"<?xml" or data.lstrip()[:4] == b"<svg")))
+    if not ok:
+        size = len(data) if isinstance(data, (bytes, bytearray)) else 0
+        raise ImageExportError(f"the browser returned no usable {fmt.upper()} ({size} bytes): "
+                               "try a smaller size or scale")
+    return bytes(data)
+
+
+def temp_dir_problem() -> str | None:
+    """Why the temporary folder cannot hold the renderer's files, or None when it can."""
+    where = tempfile.gettempdir()
+    try:
+        with tempfile.NamedTemporaryFile(dir=where, prefix="kaleido-check-") as f:
+            f.write(b"x" * 4096)
+            f.flush()
+    except OSError as exc:
+        return (f"Images cannot be made: the temporary folder {where} is not writable or is full "
+                f"({exc.strerror or exc}). Free some space there or set TMPDIR to a writable folder.")
+    return None
+
+
+def _renderer_pids(root: int) -> list[int]:
+    """Process ids of the ``--type=renderer`` processes (tabs) below browser process ``root``."""
+    children: dict[int, list[int]] = {}
+    cmdlines: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            cmdlines[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if b"--type=renderer" in cmdlines.get(child, b""):
+                found.append(child)
+    return found
 
 
 def find_chromium(path: str | os.PathLike | None = None) -> Path:
@@ -107,11 +193,39 @@ class Renderer:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
+    def _alive(self) -> bool:
+        """The browser runs and still has a tab (a ``--type=renderer`` process) to draw in."""
+        k = self._kaleido
+        if k is None or k.subprocess.poll() is not None:
+            return False
+        if not Path("/proc/self").exists():  # no /proc to look in: trust the launcher
+            return True
+        return bool(_renderer_pids(k.subprocess.pid))
+
+    def _discard(self) -> None:
+        """Forget a dead or stuck browser, closing what is left of it (caller holds the lock)."""
+        k, self._kaleido = self._kaleido, None
+        if k is None:
+            return
+        try:
+            self._submit(k.close()).result(15)
+        except Exception:  # noqa: BLE001 - a dead browser may not close cleanly
+            pass
+        try:
+            if k.subprocess.poll() is None:
+                k.subprocess.kill()
+        except Exception:  # noqa: BLE001
+            pass
+
     def _ensure_open(self):
         """Start the loop and the browser if they are not running (caller holds the lock)."""
-        if self._kaleido is not None and self._kaleido.subprocess.poll() is None:
+        if self._alive():
             return self._kaleido
+        if self._kaleido is not None:
+            self._discard()
         path = find_chromium(self._chromium)
+        if problem := temp_dir_problem():
+            raise ImageExportError(problem)
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name="kaleido-renderer", daemon=True)
@@ -125,7 +239,13 @@ class Renderer:
             await k.open()
             return k
 
-        self._kaleido = self._submit(start()).result(RENDER_TIMEOUT_S)
+        try:
+            self._kaleido = self._submit(start()).result(RENDER_TIMEOUT_S)
+        except OSError as exc:
+            raise ImageExportError(f"The image renderer (Chromium) could not start: {exc.strerror or exc}. "
+                                   f"{temp_dir_problem() or ''}".strip()) from exc
+        except Exception as exc:  # noqa: BLE001 - kaleido/choreographer raise their own types
+            raise ImageExportError(f"The image renderer (Chromium) could not start: {exc}") from exc
         self.launches += 1
         return self._kaleido
 
@@ -153,18 +273,28 @@ class Renderer:
             "height": int(height or layout.get("height") or 700),
             "scale": float(scale) if fmt == "png" else 1.0,
         }
-        if opts["width"] <= 0 or opts["height"] <= 0 or opts["scale"] <= 0:
-            raise ValueError(f"width, height and scale must be positive, got {opts}")
+        check_image_size(opts["width"], opts["height"], opts["scale"], fmt)
         least_w, least_h = min_size(fig_dict)
         if opts["width"] < least_w or opts["height"] < least_h:
             raise ValueError(f"{opts['width']} x {opts['height']} px leaves no room for the plot inside its "
                              f"margins: this figure needs at least {least_w} x {least_h} px")
-        with self._lock:
-            k = self._ensure_open()
         # One image at a time: plotly.js in kaleido's tab fails ("axis scaling", error 525)
         # when two figures are laid out in it at once.
         with self._render_lock:
-            return self._submit(k.calc_fig(fig_dict, opts=opts)).result(RENDER_TIMEOUT_S)
+            last: BaseException | None = None
+            for _attempt in range(2):  # a dead tab or browser is restarted and the image tried once more
+                with self._lock:
+                    k = self._ensure_open()
+                try:
+                    data = self._submit(k.calc_fig(fig_dict, opts=opts)).result(RENDER_TIMEOUT_S)
+                except Exception as exc:  # noqa: BLE001 - timeouts, a closed pipe, a crashed tab
+                    last = exc
+                    with self._lock:
+                        self._discard()
+                    continue
+                return check_image_bytes(data, fmt)
+            raise ImageExportError(f"The {fmt.upper()} could not be rendered, even after restarting the browser: "
+                                   f"{type(last).__name__}: {last}")
 
     def close(self) -> None:
         """Stop the browser and the loop; a later ``render`` starts them again."""
