@@ -11,7 +11,10 @@ with a message on a bad argument and 1 when an image cannot be rendered.
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +22,22 @@ import plotly.graph_objects as go
 
 from model import Capture, ModelLoadError, capture, load_model
 from viz import data_export
-from viz.images import IMAGE_FORMATS, ChromiumMissing, figure_html, find_chromium, render_image
+from viz.images import (
+    IMAGE_FORMATS,
+    ChromiumMissing,
+    ImageExportError,
+    check_image_size,
+    figure_html,
+    find_chromium,
+    render_image,
+)
 from viz.publication import check_head, file_stem, for_print, head_figure
 
 DATA_FORMATS = ("csv", "npz", "json")
 FORMATS = (*IMAGE_FORMATS, "html", *DATA_FORMATS)
 VIEWS = ("head", "grid", "positions")
+MAX_INPUT_BYTES = 1_000_000
+MAX_MODEL_NAME = 255
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,8 +68,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--colorscale", default="Blues", help="Plotly colour scale name (default Blues)")
     args = p.parse_args(argv)
     for name in ("width", "height", "scale"):
-        if (v := getattr(args, name)) is not None and v <= 0:
+        if (v := getattr(args, name)) is not None and not v > 0:
             p.error(f"--{name} must be positive, got {v}")
+    try:
+        check_image_size(args.width, args.height, args.scale, args.format)
+    except ValueError as exc:
+        msg = str(exc)
+        p.error(f"--{msg}" if msg.startswith(("width", "height", "scale")) else msg)
+    if len(args.model) > MAX_MODEL_NAME or "\0" in args.model:
+        p.error(f"--model: a name or folder of at most {MAX_MODEL_NAME} characters, got {len(args.model)}")
+    check_out(p, args.out)
     for name in ("layer", "head"):
         if (v := getattr(args, name)) is not None and v < 0:
             p.error(f"--{name} must be 0 or more, got {v}")
@@ -70,10 +91,7 @@ def read_sentences(p: argparse.ArgumentParser, args: argparse.Namespace) -> list
     if args.text is not None and args.input is not None:
         p.error("give a sentence or --input FILE, not both")
     if args.input is not None:
-        try:
-            lines = args.input.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            p.error(f"cannot read --input {args.input}: {exc.strerror or exc}")
+        lines = read_input(p, args.input).splitlines()
         sentences = [line.strip() for line in lines if line.strip()]
         if not sentences:
             p.error(f"--input {args.input} holds no sentences (one sentence per line)")
@@ -81,6 +99,50 @@ def read_sentences(p: argparse.ArgumentParser, args: argparse.Namespace) -> list
     if args.text is None or not args.text.strip():
         p.error("the input is empty: give a sentence, e.g. \"The cat sat on the mat.\", or --input FILE")
     return [args.text.strip()]
+
+
+def read_input(p: argparse.ArgumentParser, path: Path) -> str:
+    """The text of ``path``: a regular UTF-8 text file of at most ``MAX_INPUT_BYTES``, else a one-line exit 2."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer must not wait; fstat then refuses it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        p.error(f"cannot read --input {path}: {exc.strerror or exc}")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        p.error(f"--input {path} is not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            raw = f.read(MAX_INPUT_BYTES + 1)
+        except OSError as exc:
+            p.error(f"cannot read --input {path}: {exc.strerror or exc}")
+    if len(raw) > MAX_INPUT_BYTES:
+        p.error(f"--input {path} is larger than {MAX_INPUT_BYTES:,} bytes")
+    if b"\0" in raw:
+        p.error(f"--input {path} is a binary file, not text (one sentence per line)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        p.error(f"--input {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8")
+
+
+def check_out(p: argparse.ArgumentParser, out: Path) -> None:
+    """``--out`` must be a folder we can write in, or one we can create."""
+    if out.is_symlink() and not out.is_dir():
+        p.error(f"--out {out} is a link that does not lead to a folder")
+    if out.exists():
+        if not out.is_dir():
+            p.error(f"--out {out} exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            p.error(f"--out {out} is not writable")
+        return
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        p.error(f"--out {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        p.error(f"--out {out} cannot be created: {parent} is not writable")
 
 
 def view_figures(cap: Capture, args: argparse.Namespace, kind: str) -> Iterator[tuple[str, go.Figure]]:
@@ -118,12 +180,30 @@ def positions_figure(cap: Capture) -> go.Figure:
 
 
 def write(path: Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
+
+    A link (or anything else) planted at ``path`` is replaced, never followed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        path.write_text(data, encoding="utf-8")
-    else:
-        path.write_bytes(data)
+    if path.is_dir() and not path.is_symlink():
+        raise OSError(21, "Is a directory", str(path))
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def export_one(cap: Capture, args: argparse.Namespace, prefix: str) -> list[Path]:
@@ -166,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     try:
         model = load_model(args.model)
-    except ModelLoadError as exc:
+    except (ModelLoadError, OSError, ValueError) as exc:
         print(f"error: unknown or unreadable model '{args.model}': {exc}", file=sys.stderr)
         return 2
     width = len(str(len(args.sentences)))
@@ -178,9 +258,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note ({prefix or 'sentence'}): {cap.notice}", file=sys.stderr)
             for path in export_one(cap, args, prefix):
                 print(path)
-        except ChromiumMissing as exc:
+        except (ChromiumMissing, ImageExportError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        except OSError as exc:
+            print(f"error: cannot write to --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
