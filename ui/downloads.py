@@ -14,17 +14,26 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from viz.images import IMAGE_FORMATS, MIME, chromium_problem, figure_html, render_image
+from viz.images import IMAGE_FORMATS, MAX_SIDE_PX, MIME, check_image_size, chromium_problem, figure_html, render_image
 from viz.publication import for_print, print_min_size
 
 SCALES = (1, 2, 3, 4)
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 900, 700
-MIN_SIDE, MAX_SIDE = 200, 6000
+MIN_SIDE, MAX_SIDE = 200, MAX_SIDE_PX
 
 
 def image_maker(fig: go.Figure, fmt: str, width: int, height: int, scale: float) -> Callable[[], bytes]:
     """Deferred: the print-styled image of ``fig``, rendered when called."""
     return lambda: render_image(for_print(fig), fmt, width=width, height=height, scale=scale)
+
+
+def size_problem(width: int, height: int, scale: float, fmt: str = "png") -> str | None:
+    """Why an image of this size cannot be made (too many pixels, out of bounds), or None."""
+    try:
+        check_image_size(width, height, scale, fmt)
+    except ValueError as exc:
+        return f"This image is too large or malformed: {exc}"
+    return None
 
 
 def html_maker(fig: go.Figure) -> Callable[[], str]:
@@ -55,13 +64,17 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
             f"{key}_dl", int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT),
             least=print_min_size(fig))
         problem = chromium_problem()
+        too_big = size_problem(width, height, scale, "png")
+        if too_big and not problem:
+            st.error(too_big)
         cols = st.columns(len(IMAGE_FORMATS) + 1)
         for col, fmt in zip(cols, IMAGE_FORMATS, strict=False):
             size = f"{width * scale} x {height * scale} px" if fmt == "png" else "vector image"
+            why = problem or size_problem(width, height, scale, fmt)
             col.download_button(
                 fmt.upper(), data=image_maker(fig, fmt, width, height, scale), file_name=f"{name}.{fmt}",
-                mime=MIME[fmt], key=f"{key}_dl_{fmt}", on_click="ignore", disabled=problem is not None,
-                help=problem or f"{fmt.upper()}, {size}",
+                mime=MIME[fmt], key=f"{key}_dl_{fmt}", on_click="ignore", disabled=why is not None,
+                help=why or f"{fmt.upper()}, {size}",
             )
         cols[-1].download_button(
             "HTML", data=html_maker(fig), file_name=f"{name}.html", mime=MIME["html"], key=f"{key}_dl_html",

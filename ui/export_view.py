@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
-from ui.downloads import data_button, size_inputs
+from ui.downloads import data_button, size_inputs, size_problem
 from ui.settings import Settings
 from viz import data_export
 from viz.images import IMAGE_FORMATS, chromium_problem
@@ -45,6 +45,9 @@ def render(cap: Capture, settings: Settings) -> None:
     width, height, scale = size_inputs("export_zip", 900, 800)
     if problem := chromium_problem():
         st.warning(problem)
+        return
+    if too_big := size_problem(width, height, scale, fmt):
+        st.error(too_big)
         return
     n_layers, n_heads = cap.attentions[kind].shape[:2]
     wanted = (model, tuple(cap.tokens), kind, fmt, width, height, scale, settings.colorscale)
