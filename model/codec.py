@@ -7,6 +7,15 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+# Characters of a text read at most: the rest is cut before the tokenizer sees it, so a huge
+# paste costs a bounded time and memory (10 MB of text took 20 s and 3 GB to tokenise).
+MAX_TEXT_CHARS = 100_000
+
+
+def cap_text(text: str) -> str:
+    """``text`` cut to its first ``MAX_TEXT_CHARS`` characters."""
+    return text[:MAX_TEXT_CHARS]
+
 
 @dataclass(frozen=True)
 class Encoded:

@@ -19,7 +19,7 @@ from torch import nn
 
 from model.capture_result import Capture
 from model.checkpoints import LoadedModel
-from model.codec import Encoded
+from model.codec import MAX_TEXT_CHARS, Encoded, cap_text
 
 PATTERN = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(pattern|q|k|v)$")
 POSITIONS = "embeddings.hook_positions"
@@ -76,9 +76,17 @@ def greedy_decode(model: LoadedModel, src: torch.Tensor, max_len: int) -> list[i
                   codec.full.token_to_id("<s>"), codec.full.token_to_id("</s>"), max_len)
 
 
+def quote_piece(word: str, limit: int = 40) -> str:
+    """``word`` for a notice: its first ``limit`` characters and "…" when it is longer."""
+    return word if len(word) <= limit else word[:limit] + "…"
+
+
 def encode_checked(model: LoadedModel, text: str) -> Encoded:
     """``text`` tokenised for ``model``, or ``ValueError`` with a readable message when there is
-    nothing to read: empty text, unpaired surrogates, or only special tokens."""
+    nothing to read: empty text, unpaired surrogates, or only special tokens. Only the first
+    ``MAX_TEXT_CHARS`` characters are read."""
+    if isinstance(text, str):
+        text = cap_text(text)
     if not isinstance(text, str) or not text.strip():
         raise ValueError("The text is empty: type a sentence to see its attention.")
     try:
@@ -102,18 +110,21 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *,
     vectors with zeros through the positions hook point (an ablation).
     """
     enc = encode_checked(model, text)
-    notice = None
+    notices = []
+    if len(text) > MAX_TEXT_CHARS:
+        notices.append(f"The text has {len(text):,} characters; only the first {MAX_TEXT_CHARS:,} are read.")
+        text = cap_text(text)
     if enc.truncated:
-        notice = (f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
-                  f"so the last {enc.n_total - len(enc.ids)} were left out.")
+        notices.append(f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
+                       f"so the last {enc.n_total - len(enc.ids)} were left out.")
     unk = getattr(model.codec.full.model, "unk_token", None)
     if unk and unk in enc.tokens:
         full = model.codec.full.encode(text)
         words = list(dict.fromkeys(text[a:b] for (a, b), t in zip(full.offsets, full.tokens, strict=True)
                                    if t == unk))
-        named = ", ".join(f"'{w}'" for w in words[:8]) + (", ..." if len(words) > 8 else "")
-        unknown = f"Not in {model.name}'s vocabulary, read as {unk}: {named}."
-        notice = f"{notice} {unknown}" if notice else unknown
+        named = ", ".join(f"'{quote_piece(w)}'" for w in words[:8]) + (", ..." if len(words) > 8 else "")
+        notices.append(f"Not in {model.name}'s vocabulary, read as {unk}: {named}.")
+    notice = " ".join(notices) or None
     # Imported here: hf_models builds on this module's ``hooked``.
     from model.hf_models import HFModel, capture_hf
 
