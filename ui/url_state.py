@@ -18,11 +18,13 @@ URL_KEYS = ("model", "text", "view", "layer", "head")
 KEEP = ("layer", "head", "kind", "query", "highlight", "filter_mode", "top_k", "top_p",
         "lines_heads", "lines_token", "grid_layer", "grid_head")
 RESTORED = "_url_restored"
+# Longer text is left out of the URL, so that a shared link stays short enough to open.
+MAX_URL_TEXT = 2_000
 
 
 def parse_index(value: object) -> int | None:
     """A layer or head number from the URL, or None for anything else (``-1``, ``x``, ``1e9``)."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= 4:
+    if isinstance(value, str) and 0 < len(value) <= 4 and value.isascii() and value.isdigit():
         return int(value)
     return None
 
@@ -54,10 +56,17 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
             ss[key] = ss[key]
 
 
+def url_params(model: str, text: str, view: str, layer: object, head: object) -> dict[str, str]:
+    """The URL's parameters for this choice; ``text`` is left out when longer than ``MAX_URL_TEXT``."""
+    want = {"model": model, "text": text, "view": view, "layer": str(layer), "head": str(head)}
+    if len(text) > MAX_URL_TEXT:
+        del want["text"]
+    return want
+
+
 def publish(model: str, text: str, view: str) -> None:
     """Write the current model, sentence, view, layer and head to the URL (only when they changed)."""
     ss = st.session_state
-    want = {"model": model, "text": text, "view": view,
-            "layer": str(ss.get("layer", 0)), "head": str(ss.get("head", 0))}
+    want = url_params(model, text, view, ss.get("layer", 0), ss.get("head", 0))
     if st.query_params.to_dict() != want:
         st.query_params.from_dict(want)
