@@ -335,3 +335,18 @@ def test_every_view_draws_a_local_checkpoint(checkpoints, family, monkeypatch):
                 if section == "Corpus":
                     at.button(key="stats_run").click().run()
                 assert not at.exception, (view, section, at.exception[0].value)
+
+
+def test_a_bookmarked_local_folder_reopens_it(checkpoints, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    folder = str(checkpoints["gpt2"])
+    monkeypatch.setenv(ROOTS_ENV, str(checkpoints["gpt2"].parent))
+    at = AppTest.from_file("../dashboard.py", default_timeout=120)
+    at.query_params.update({"model": "local", "folder": folder, "text": TEXT})
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["model"] == "local"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["ticktext"] == TEXT.split()
+    assert dict(at.query_params)["folder"] in (folder, [folder])

@@ -12,6 +12,9 @@ from collections.abc import Collection, Sequence
 
 import streamlit as st
 
+from model.folders import MAX_PATH_CHARS
+from ui.state import LOCAL
+
 URL_KEYS = ("model", "text", "view", "layer", "head")
 # Widget values that must survive while the view owning them is not drawn: Streamlit
 # forgets a widget's state after a run that did not draw it, but keeps plain state.
@@ -41,6 +44,11 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
         params = st.query_params
         if params.get("model") in models:
             ss["model"] = params["model"]
+        if params.get("model") == LOCAL and params.get("folder", "").strip():
+            # The folder still has to pass the server's roots when it loads; a bookmark outside them gets the
+            # same refusal as typing it.
+            ss["model"] = LOCAL
+            ss["checkpoint_folder"] = params["folder"][:MAX_PATH_CHARS]
         if params.get("text", "").strip():
             ss["text"] = params["text"]
         if params.get("view") in views:
@@ -68,5 +76,7 @@ def publish(model: str, text: str, view: str) -> None:
     """Write the current model, sentence, view, layer and head to the URL (only when they changed)."""
     ss = st.session_state
     want = url_params(model, text, view, ss.get("layer", 0), ss.get("head", 0))
+    if model == LOCAL and ss.get("checkpoint_folder", "").strip():
+        want["folder"] = ss["checkpoint_folder"].strip()
     if st.query_params.to_dict() != want:
         st.query_params.from_dict(want)
