@@ -10,6 +10,7 @@ from ui.controls import choose_kind, explain, index_slider, layer_head
 from ui.figure import show
 from ui.settings import Settings
 from ui.state import MODELS, get_capture, get_model
+from ui.text import plain
 from viz.compare import Panel, compare_figure
 
 MODES = ["Two heads", "Two sentences", "Two models", "With / without positions"]
@@ -80,7 +81,7 @@ def two_sentences(cap: Capture, settings: Settings, kind: str) -> None:
         return
     for c in (cap_a, cap_b):
         if c.notice:
-            st.warning(c.notice)
+            st.warning(plain(c.notice))
     layer, head = layer_head(cap.attentions[kind])
     panels = [Panel(c.attentions[kind][layer, head], c.query_tokens(kind), c.key_tokens(kind), label)
               for c, label in ((cap_a, "A"), (cap_b, "B"))]

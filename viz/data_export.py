@@ -67,9 +67,26 @@ def frame(cap: Capture, kind: str | None = None, layer: int | None = None, head:
     return cap.to_frame(kind, layer, head)
 
 
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """``value`` with a leading ``'`` when a spreadsheet would read it as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def csv_bytes(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None) -> bytes:
-    """Tidy CSV, one row per weight: kind, layer, head, query, query_token, key, key_token, weight."""
-    return frame(cap, kind, layer, head).to_csv(index=False).encode("utf-8")
+    """Tidy CSV, one row per weight: kind, layer, head, query, query_token, key, key_token, weight.
+
+    Text cells (the tokens) that a spreadsheet would run as a formula get a leading ``'``."""
+    df = frame(cap, kind, layer, head)
+    for col in ("query_token", "key_token"):
+        if col in df.columns:
+            values = df[col].astype("category")
+            cats = np.asarray([safe_cell(str(c)) for c in values.cat.categories], dtype=object)
+            df[col] = cats[values.cat.codes.to_numpy()]  # one lookup per distinct token, not per row
+    return df.to_csv(index=False).encode("utf-8")
 
 
 def csv_rows(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None) -> int:
