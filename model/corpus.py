@@ -63,6 +63,9 @@ def capture_statistics(cap: Capture) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+MAX_BATCH_TOKENS = 4096  # padded tokens in one batch: sentences x the longest one's tokens
+
+
 def batch_statistics(model: LoadedModel, sentences: list[str]) -> list[pd.DataFrame]:
     """Per-sentence statistics of an encoder from one padded forward pass over ``sentences``."""
     encoded = [model.codec.encode(s) for s in sentences]
@@ -93,6 +96,31 @@ def batch_statistics(model: LoadedModel, sentences: list[str]) -> list[pd.DataFr
     return frames
 
 
+def token_batches(model: LoadedModel, texts: list[str], batch_size: int,
+                  max_tokens: int = MAX_BATCH_TOKENS) -> list[list[str]]:
+    """``texts`` in batches of similar token length, at most ``batch_size`` sentences and ``max_tokens``
+    padded tokens each (one long sentence alone may exceed it).
+
+    A batch's attention grows with sentences x length^2: bounding sentences x length keeps 64 sentences of
+    512 tokens from holding gigabytes of weights at once, while short sentences still batch widely.
+    """
+    lengths = [min(model.codec.encode(t).n_total, model.max_tokens) for t in texts]
+    order = np.argsort(lengths, kind="stable")  # similar lengths together waste less work on padding
+    batches: list[list[str]] = []
+    current: list[str] = []
+    longest = 0
+    for i in order:
+        longest_with = max(longest, lengths[i])
+        if current and (len(current) >= batch_size or (len(current) + 1) * longest_with > max_tokens):
+            batches.append(current)
+            current, longest_with = [], lengths[i]
+        current.append(texts[i])
+        longest = longest_with
+    if current:
+        batches.append(current)
+    return batches
+
+
 def corpus_statistics(model: LoadedModel, sentences: list[str], batch_size: int = 16,
                       progress: Progress | None = None) -> pd.DataFrame:
     """Mean and spread of every head statistic over ``sentences``.
@@ -108,17 +136,16 @@ def corpus_statistics(model: LoadedModel, sentences: list[str], batch_size: int 
         raise ValueError("The corpus has no readable sentence: give one sentence per line.")
     if batch_size < 1:
         raise ValueError(f"batch_size is at least 1, got {batch_size}")
-    # Batching sentences of similar length wastes less work on padding.
-    order = np.argsort([len(t) for t in texts], kind="stable")
     frames: list[pd.DataFrame] = []
-    for start in range(0, len(texts), batch_size):
-        batch = [texts[i] for i in order[start: start + batch_size]]
+    done = 0
+    for batch in token_batches(model, texts, batch_size):
         if model.arch == "encoder" and isinstance(model.net, Transformer):
             frames.extend(batch_statistics(model, batch))
         else:
             frames.extend(capture_statistics(capture(model, s, keep_qkv=False)) for s in batch)
+        done += len(batch)
         if progress is not None:
-            progress(min(start + batch_size, len(texts)), len(texts))
+            progress(done, len(texts))
     every = pd.concat(frames, ignore_index=True)
     grouped = every.groupby(["kind", "layer", "head"], sort=False)[STAT_COLUMNS]
     means, stds = grouped.mean(), grouped.std()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from model import capture
-from model.corpus import capture_statistics, corpus_statistics, parse_corpus
+from model.corpus import capture_statistics, corpus_statistics, parse_corpus, token_batches
 from model.statistics import (
     STAT_COLUMNS,
     attention_rollout,
@@ -220,3 +220,23 @@ def test_capture_statistics_of_an_encoder_decoder(minilm):
     assert (decoder["next"] == 0).all()  # causal: nothing attends ahead
     rollout = attention_rollout(cap.attentions["decoder"])
     assert rollout.shape == (3, 4, 4) and np.allclose(np.triu(rollout[-1], 1), 0)
+
+
+def test_corpus_batches_are_bounded_by_tokens(minilm):
+    long_text = "word " * 600  # truncated to 512 tokens
+    texts = [long_text] * 20 + ["A short one."] * 50
+    batches = token_batches(minilm, texts, batch_size=64, max_tokens=4096)
+    assert sorted(t for b in batches for t in b) == sorted(texts)
+    for b in batches:
+        longest = max(min(minilm.codec.encode(t).n_total, minilm.max_tokens) for t in b)
+        assert len(b) == 1 or len(b) * longest <= 4096
+    assert max(len(b) for b in batches if long_text in b) == 8  # 8 x 512 tokens
+    assert max(len(b) for b in batches) > 8  # short sentences still batch widely
+
+
+def test_token_batched_corpus_equals_one_by_one(minilm):
+    texts = ["word " * 300, "The cat sat on the mat.", "word " * 200 + "end", "It rained.", "Short."]
+    batched = corpus_statistics(minilm, texts, batch_size=64)
+    one_by_one = corpus_statistics(minilm, texts, batch_size=1)
+    numbers = batched.select_dtypes("number").columns
+    np.testing.assert_allclose(batched[numbers].to_numpy(), one_by_one[numbers].to_numpy(), atol=1e-6)
