@@ -136,6 +136,7 @@ def test_statistics_view_sections():
     np.testing.assert_allclose(rollout.sum(1), 1.0, atol=1e-4)
 
     section(at, "stats_section", "Corpus")
+    assert any("No file uploaded" in c.value and "pasted above" in c.value for c in at.caption)
     at.text_area(key="stats_corpus_text").set_value("The cat sat.\nA dog barked.\n\nIt rained.").run()
     at.button(key="stats_run").click().run()
     assert not at.exception

@@ -139,6 +139,10 @@ def corpus_text(pasted: str) -> str | None:
     """The corpus the user gave: an uploaded .txt file, else the pasted text."""
     upload = st.file_uploader("or upload a .txt file, one sentence per line", type=["txt"], key="stats_upload")
     if upload is None:
+        # The browser itself refuses a file over the upload limit, and then nothing arrives here: say which
+        # corpus "Compute" will read, so a refused upload is not silently replaced by the pasted sentences.
+        st.caption(f"No file uploaded (files over {MAX_BYTES / 1e6:.0f} MB are refused by the page): "
+                   "Compute reads the sentences pasted above.")
         return pasted
     if upload.size > MAX_BYTES:
         st.error(f"{upload.name} is {upload.size / 1e6:.1f} MB; at most {MAX_BYTES / 1e6:.0f} MB is read.")
