@@ -17,7 +17,7 @@ from transformers import BertModel
 
 from bench.common import interleaved_medians, markdown_table, text_of_tokens
 from model import capture, load_model
-from model.checkpoints import minilm_dir
+from model.loading import minilm_dir
 
 SIZES = (16, 128, 512)
 

@@ -27,7 +27,7 @@ import torch
 
 from bench.common import markdown_table, median_time, text_of_tokens
 from model import Capture, capture, load_model
-from model.checkpoints import minilm_dir
+from model.loading import minilm_dir
 from viz.grid import model_view_figure
 from viz.heatmaps import attention_heatmap
 

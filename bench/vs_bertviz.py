@@ -32,7 +32,7 @@ import torch
 from bench.common import markdown_table, median_time, text_of_tokens
 from bench.payload import SLOW_FROM, sent_json
 from model import LoadedModel, capture, load_model
-from model.checkpoints import minilm_dir
+from model.loading import minilm_dir
 from viz.grid import model_view_figure
 
 SIZES = (16, 64, 128, 256, 510)

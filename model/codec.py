@@ -12,18 +12,19 @@ from tokenizers import Tokenizer
 MAX_TEXT_CHARS = 100_000
 
 
-def cap_text(text: str) -> str:
-    """``text`` cut to its first ``MAX_TEXT_CHARS`` characters."""
-    return text[:MAX_TEXT_CHARS]
-
-
 @dataclass(frozen=True)
 class Encoded:
     """One tokenised text: ids and token strings in order, special tokens included."""
 
     ids: list[int]
     tokens: list[str]
-    n_total: int  # tokens before truncation
+    n_total: int  # tokens before truncation (of the characters read)
+    n_chars: int = 0  # characters of the text given; only the first MAX_TEXT_CHARS are read
+    unknown: tuple[str, ...] = ()  # distinct pieces of the text read as the unknown token
+
+    @property
+    def cut(self) -> bool:
+        return self.n_chars > MAX_TEXT_CHARS
 
     @property
     def truncated(self) -> bool:
@@ -50,17 +51,24 @@ class TextCodec:
         self.special_tokens = frozenset(
             t.content for t in self.full.get_added_tokens_decoder().values() if t.special
         )
+        self.unk_token = getattr(self.full.model, "unk_token", None)
 
     @property
     def vocab_size(self) -> int:
         return self.full.get_vocab_size(with_added_tokens=True)
 
     def encode(self, text: str) -> Encoded:
-        enc = self.full.encode(text)
-        n_total = len(enc.ids)
-        if n_total > self.max_tokens:
-            enc = self.truncating.encode(text)
-        return Encoded(ids=list(enc.ids), tokens=list(enc.tokens), n_total=n_total)
+        """The tokens of ``text``'s first ``MAX_TEXT_CHARS`` characters, at most ``max_tokens`` of them."""
+        n_chars = len(text)
+        text = text[:MAX_TEXT_CHARS]
+        full = self.full.encode(text)
+        unknown: tuple[str, ...] = ()
+        if self.unk_token and self.unk_token in full.tokens:
+            unknown = tuple(dict.fromkeys(text[a:b] for (a, b), t in zip(full.offsets, full.tokens, strict=True)
+                                          if t == self.unk_token))
+        enc = self.truncating.encode(text) if len(full.ids) > self.max_tokens else full
+        return Encoded(ids=list(enc.ids), tokens=list(enc.tokens), n_total=len(full.ids), n_chars=n_chars,
+                       unknown=unknown)
 
     def decode(self, ids: list[int]) -> str:
         return self.full.decode(ids)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from model.decoding import greedy
 from model.transformer import Transformer, TransformerConfig
 from model.translator import (
     ASSETS,
@@ -33,7 +34,6 @@ from model.translator import (
     MONTHS,
     ONES,
     ORDINALS,
-    PAD,
     TENS,
     save_tokenizers,
     source_tokenizer,
@@ -211,23 +211,16 @@ def _train(steps: int, seed: int, n_train: int, batch_size: int, lr: float, warm
 
 @torch.inference_mode()
 def translate(net: Transformer, sources: list[str], batch_size: int = 250) -> list[str]:
-    """Greedy decoding of many sources at once (the dashboard decodes one at a time, same result)."""
+    """Greedy decoding of many sources at once, the same loop the dashboard's captures decode with."""
     src_tok, tgt_tok = source_tokenizer(), target_tokenizer()
-    bos, eos, pad = (tgt_tok.token_to_id(t) for t in (BOS, EOS, PAD))
+    bos, eos = (tgt_tok.token_to_id(t) for t in (BOS, EOS))
     out_texts = []
     for i in range(0, len(sources), batch_size):
         src = encode_batch(src_tok, sources[i: i + batch_size])  # (B, S)
         memory = net.encode(src)  # (B, S, d)
-        out = torch.full((src.shape[0], 1), bos)  # (B, 1)
-        done = torch.zeros(src.shape[0], dtype=torch.bool)
-        for _ in range(net.cfg.max_positions - 1):
-            nxt = net.decode(out, memory, src)[:, -1].argmax(-1)  # (B,)
-            nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
-            out = torch.cat([out, nxt[:, None]], dim=1)  # (B, U+1)
-            done |= nxt == eos
-            if bool(done.all()):
-                break
-        out_texts += [tgt_tok.decode(row) for row in out.tolist()]
+        rows = greedy(lambda tgt, memory=memory, src=src: net.decode(tgt, memory, src), src.shape[0], bos, eos,
+                      net.cfg.max_positions)
+        out_texts += [tgt_tok.decode(row) for row in rows]
     return out_texts
 
 

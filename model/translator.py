@@ -17,9 +17,12 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 
-from model.checkpoints import LoadedModel, ModelLoadError, load_weights, read_json, read_safetensors
+from model.adapters import TransformerAdapter
 from model.codec import TextCodec
+from model.errors import ModelLoadError
+from model.files import load_weights, read_json, read_safetensors
 from model.transformer import Transformer, TransformerConfig
+from model.types import LoadedModel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "translator"
 SOURCE_FILE = "source_tokenizer.json"
@@ -122,9 +125,11 @@ def load_translator(folder: Path = ASSETS) -> LoadedModel:
                    "sinusoidal positions")
     if accuracy is not None:
         description += f"; {accuracy:.1%} exact match on held-out dates"
+    target_codec = TextCodec(folder / TARGET_FILE, max_tokens=cfg.max_positions)
     return LoadedModel(
-        name="translator", net=net,
+        name="translator", net=net, adapter=TransformerAdapter(net),
         codec=TextCodec(folder / SOURCE_FILE, max_tokens=cfg.max_positions),
-        target_codec=TextCodec(folder / TARGET_FILE, max_tokens=cfg.max_positions),
-        description=description,
+        target_codec=target_codec, description=description,
+        decoder_start_id=target_codec.full.token_to_id(BOS), eos_id=target_codec.full.token_to_id(EOS),
+        max_target_tokens=cfg.max_positions,
     )

@@ -31,7 +31,7 @@ TRICKY = st.sampled_from([
 
 def check(model, text: str) -> None:
     try:
-        cap = capture(model, text, keep_qkv=False)
+        cap = capture(model, text)
     except ValueError as exc:
         assert str(exc) in DOCUMENTED
         if str(exc) == DOCUMENTED[0]:
@@ -68,7 +68,7 @@ def test_mixed_tricky_pieces(minilm, text):
 @settings(max_examples=5, deadline=None)
 @given(words=st.lists(st.sampled_from(["the", "cat", ",", "a\u200bb", "<b>", "\u05e9"]), min_size=600, max_size=900))
 def test_long_text_is_truncated_with_a_notice(minilm, words):
-    cap = capture(minilm, " ".join(words), keep_qkv=False)
+    cap = capture(minilm, " ".join(words))
     assert cap.truncated
     assert len(cap.tokens) == minilm.max_tokens
     assert cap.tokens[-1] == "[SEP]"

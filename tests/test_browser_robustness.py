@@ -88,7 +88,7 @@ def test_two_sessions_typing_at_once_each_see_their_own_sentence(browser, dashbo
     # Same token count, so only the tokens and the weights can tell the two apart.
     texts = ["the cat sat on the warm mat", "a dog ran to the old house"]
     assert len(minilm.codec.encode(texts[0]).ids) == len(minilm.codec.encode(texts[1]).ids)
-    atts = {t: capture(minilm, t, keep_qkv=False).attentions["encoder"] for t in texts}
+    atts = {t: capture(minilm, t).attentions["encoder"] for t in texts}
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in texts]
     try:
         pages = [c.new_page() for c in contexts]

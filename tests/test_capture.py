@@ -10,8 +10,8 @@ import torch
 from transformers import BertModel
 
 from model import Capture, capture
-from model.checkpoints import minilm_dir
 from model.hooks import hooked
+from model.loading import minilm_dir
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -53,7 +53,7 @@ def test_capture_fields(minilm):
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-5)
     assert cap.positions.shape == (7, 384)
     assert not cap.truncated and cap.notice is None
-    q, k = cap.qkv["encoder"]["q"], cap.qkv["encoder"]["k"]
+    q, k = cap.q["encoder"], cap.k["encoder"]
     assert q.shape == (6, 12, 7, 32)
     scores = q[2, 5] @ k[2, 5].T / np.sqrt(32)
     softmax = np.exp(scores - scores.max(-1, keepdims=True))

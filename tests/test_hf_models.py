@@ -19,6 +19,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
 from model import ModelLoadError, capture, load_model
 from model.folders import ROOTS_ENV
+from viz.steps import compute_step
 
 WORDS = "the cat sat on mat a dog saw and bird it was tired street".split()
 TEXT = "the cat sat on the mat"
@@ -145,10 +146,9 @@ def test_t5_teacher_forced_target(checkpoints):
     assert cap.attentions["cross"].shape == (3, 4, 6, 7)
     assert isinstance(cap.output_text, str)
     # cross-attention: queries from the 6 target tokens, keys and values from the 7 source tokens
-    assert cap.qkv["cross"]["q"].shape == (3, 4, 6, 4)
-    assert cap.qkv["cross"]["k"].shape == cap.qkv["cross"]["v"].shape == (3, 4, 7, 4)
-    assert cap.qkv["encoder"]["q"].shape == (2, 4, 7, 4)
-    assert capture(m, TEXT, target="a dog saw it", keep_qkv=False).qkv == {}
+    assert cap.q["cross"].shape == (3, 4, 6, 4)
+    assert cap.k["cross"].shape == cap.v["cross"].shape == (3, 4, 7, 4)
+    assert cap.q["encoder"].shape == (2, 4, 7, 4)
 
 
 @pytest.mark.parametrize("family, module, offset", [
@@ -178,13 +178,32 @@ def test_queries_and_keys_rebuild_the_weights(checkpoints, family):
     """softmax(q k^T / sqrt(d)) from the captured projections gives the captured weights."""
     cap = capture(load_model(str(checkpoints[family])), TEXT)
     kind = cap.kinds[0]
-    q, k = cap.qkv[kind]["q"], cap.qkv[kind]["k"]  # (L, H, T, d)
+    q, k = cap.q[kind], cap.k[kind]  # (L, H, T, d)
     assert q.shape == (2, 4, len(cap.tokens), 4)
     scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])  # (L, H, T, T)
     if kind == "decoder":
         scores = np.where(np.triu(np.ones(scores.shape[-2:], dtype=bool), k=1), -np.inf, scores)
     w = np.exp(scores - scores.max(-1, keepdims=True))
     np.testing.assert_allclose(w / w.sum(-1, keepdims=True), cap.attentions[kind], atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+def test_step_by_step_softmax_is_the_reference_row(checkpoints, family):
+    """The scores step by step shows (T5: no 1/sqrt(d), its position bias a term of its own) give,
+    through the softmax, the row transformers itself returns."""
+    cap = capture(load_model(str(checkpoints[family])), TEXT)
+    for kind, layers in reference(load_model(str(checkpoints[family])), cap).items():
+        for layer, ref in enumerate(layers):
+            for head in range(ref.shape[0]):
+                terms = cap.score_terms(kind, layer, head)
+                assert ("bias" in terms) == (family == "t5" and kind != "cross")
+                for query in range(ref.shape[1]):
+                    row = {name: t[min(query, t.shape[0] - 1)] for name, t in terms.items()}
+                    step = compute_step(row, cap.v[kind][layer, head])
+                    np.testing.assert_allclose(step.weights, ref[head, query], atol=1e-5)
+    if family == "t5":
+        assert cap.score_forms["encoder"].scale == 1.0
+        assert np.abs(cap.score_terms("encoder", 0, 0)["bias"]).max() > 1e-3  # a real term, not zeros
 
 
 def test_zero_positions_ablates_through_the_hook(checkpoints):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from model import capture, load_model
+from model.capture import encode_checked, quote_piece
 from model.codec import MAX_TEXT_CHARS
-from model.hooks import encode_checked, quote_piece
 
 
 def test_huge_text_is_cut_before_tokenising(minilm):

@@ -18,7 +18,7 @@ import transformers
 
 from model import ModelLoadError, capture, load_model
 from model.folders import OFF, ROOTS_ENV, allowed_roots, resolve_checkpoint
-from model.hf_models import MAX_PARAM_BYTES_ENV, estimated_parameters
+from model.hf_loading import MAX_PARAM_BYTES_ENV, estimated_parameters
 from tests.test_hf_models import TEXT, build
 
 

@@ -205,12 +205,15 @@ def test_capture_statistics_of_an_encoder_decoder(minilm):
     import torch
 
     from model import LoadedModel
+    from model.adapters import TransformerAdapter
     from model.transformer import Transformer, TransformerConfig
 
     torch.manual_seed(0)
     cfg = TransformerConfig(vocab_size=minilm.codec.vocab_size, d_model=32, n_heads=4, n_layers=2,
                             n_decoder_layers=3, d_ff=64, positional="sinusoidal", arch="encoder-decoder")
-    tiny = LoadedModel(name="tiny", net=Transformer(cfg).eval(), codec=minilm.codec, target_codec=minilm.codec)
+    net = Transformer(cfg).eval()
+    tiny = LoadedModel(name="tiny", net=net, codec=minilm.codec, adapter=TransformerAdapter(net),
+                       target_codec=minilm.codec)
     cap = capture(tiny, "the cat saw the dog", target="a cat")
     frame = capture_statistics(cap)
     assert list(frame.groupby("kind", sort=False).size().items()) == [("encoder", 8), ("decoder", 12), ("cross", 12)]

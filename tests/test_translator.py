@@ -90,7 +90,7 @@ def test_translates_the_example(cap):
 def test_accuracy_on_a_fixed_heldout_sample(translator):
     _, heldout = make_corpus(0, seed=0)
     sample = heldout[::20]  # 50 pairs never seen in training, decoded one at a time as the dashboard does
-    right = sum(capture(translator, s, keep_qkv=False).output_text == t for s, t in sample)
+    right = sum(capture(translator, s).output_text == t for s, t in sample)
     assert right / len(sample) >= 0.95
 
 

@@ -8,14 +8,11 @@ import json
 import numpy as np
 import plotly.io
 import pytest
-import torch
 
-from model import LoadedModel, capture
-from model.transformer import Transformer, TransformerConfig
+from model import capture
 from viz.grid import model_view_figure, thumbnails, tile
 from viz.heatmaps import attention_heatmap
 from viz.lines import lines_figure, link_segments
-from viz.steps import compute_step, contributions_table, scores_figure, weights_figure
 
 SENTENCE = "the cat saw the dog and the bird"
 TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
@@ -133,56 +130,3 @@ def test_lines_cap_the_number_of_segments():
     assert len(vals) == 1000
 
 
-def test_step_by_step_equals_the_captured_pattern(cap):
-    qkv = cap.qkv["encoder"]
-    for layer, head, query in [(0, 0, 0), (2, 5, 3), (5, 11, 9)]:
-        step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head])
-        np.testing.assert_allclose(step.weights, cap.attentions["encoder"][layer, head, query], atol=1e-5)
-        assert step.weights.sum() == pytest.approx(1.0)
-        np.testing.assert_allclose(step.output, step.weights @ qkv["v"][layer, head], rtol=1e-5, atol=1e-6)
-    assert step.d_head == 32
-
-
-def test_step_figures_and_table(cap):
-    qkv = cap.qkv["encoder"]
-    step = compute_step(qkv["q"][1, 2, 4], qkv["k"][1, 2], qkv["v"][1, 2])
-    scores = scores_figure(step, cap.tokens, "the")
-    weights = weights_figure(step, cap.tokens, "the")
-    np.testing.assert_allclose(scores.data[0].y, step.scores)
-    np.testing.assert_allclose(weights.data[0].y, step.weights)
-    assert list(weights.layout.xaxis.ticktext) == TOKENS
-    table = contributions_table(step, cap.tokens, top=4)
-    assert len(table) == 4
-    assert table["|weight \u00b7 v|"].is_monotonic_decreasing
-    np.testing.assert_allclose(table["weight"], step.weights[table["key"]])
-
-
-def test_causal_step_masks_later_keys():
-    rng = np.random.default_rng(0)
-    k, v = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
-    step = compute_step(rng.normal(size=8), k, v, causal=True, query=1)
-    assert step.weights[2:].tolist() == [0.0, 0.0, 0.0]
-    assert step.weights.sum() == pytest.approx(1.0)
-    assert np.isnan(scores_figure(step, list("abcde"), "b").data[0].y[3])
-
-
-def test_step_by_step_equals_the_pattern_for_decoder_and_cross(minilm):
-    """An encoder-decoder (seeded, untrained: only the arithmetic is checked) on MiniLM's vocabulary."""
-    torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size=minilm.codec.vocab_size, target_vocab_size=minilm.codec.vocab_size,
-                            d_model=32, n_heads=4, n_layers=2, n_decoder_layers=2, d_ff=64, max_positions=64,
-                            positional="sinusoidal", arch="encoder-decoder")
-    net = Transformer(cfg).eval()
-    model = LoadedModel("seq2seq", net, minilm.codec, target_codec=minilm.codec)
-    cap = capture(model, "the cat saw the dog", target="a dog was seen")
-    assert cap.kinds == ["encoder", "decoder", "cross"]
-    for kind in cap.kinds:
-        att, qkv = cap.attentions[kind], cap.qkv[kind]
-        for layer, head in [(0, 0), (1, 3)]:
-            for query in range(att.shape[2]):
-                step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head],
-                                    causal=kind == "decoder", query=query)
-                np.testing.assert_allclose(step.weights, att[layer, head, query], atol=1e-5)
-    assert cap.attentions["cross"].shape[2:] == (len(cap.target_tokens), len(cap.tokens))
-    grid = model_view_figure(cap.attentions["cross"])
-    assert grid.data[0].z.shape == (2 * len(cap.target_tokens), 4 * len(cap.tokens))

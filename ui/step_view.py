@@ -15,7 +15,9 @@ EXPLANATION = """
 Self-attention, for one query token in one head, is three steps:
 
 1. **Scores.** The query vector *q* of the chosen token is compared with the key vector *k* of
-   every token by a dot product, divided by sqrt(d_head) so the scores do not grow with the vector size.
+   every token by a dot product. Most models divide it by sqrt(d_head) so the scores do not grow
+   with the vector size; T5 does not, and adds a learned bias for how far each key is from the
+   query (shown as its own term). A decoder's query cannot see later keys (a causal mask).
 2. **Softmax.** exp(score) / sum of exp(scores): the scores become weights that are positive and
    sum to 1. This row is exactly the row of the head view's heatmap.
 3. **Weighted sum.** The head's output for this token is sum of weight x value vector *v*.
@@ -28,28 +30,33 @@ Hidden special tokens and combined heads (sidebar) do not apply here: this is on
 
 def render(cap: Capture, settings: Settings) -> None:
     kind = choose_kind(cap)
-    if kind not in cap.qkv:
-        st.info("This capture holds no query/key/value vectors, so the steps cannot be shown.")
-        return
-    att = cap.attentions[kind]
-    layer, head = layer_head(att)
+    layer, head = layer_head(cap.q[kind])  # its shape starts (layers, heads)
     q_tokens, k_tokens = cap.query_tokens(kind), cap.key_tokens(kind)
     if "query" not in st.session_state:
         st.session_state["query"] = min(1, len(q_tokens) - 1)  # the first word rather than [CLS]
     clamp_state("query", 0, len(q_tokens) - 1)
     query = st.selectbox("Query token", range(len(q_tokens)), key="query",
                          format_func=lambda i: f"{i} {q_tokens[i]}")
+    ignored = [name for name, on in (("hide special tokens", settings.hide_special),
+                                     (f"{settings.combine} of layer", settings.combine != "head")) if on]
+    if ignored:
+        st.caption(f"Not applied here ({', '.join(ignored)}): these are the numbers of one real head, "
+                   "every token included.")
 
-    qkv = cap.qkv[kind]
-    step = compute_step(qkv["q"][layer, head, query], qkv["k"][layer, head], qkv["v"][layer, head],
-                        causal=kind == "decoder", query=query)
+    form = cap.score_forms[kind]
+    terms = cap.score_terms(kind, layer, head)
+    row = {name: t[min(query, t.shape[0] - 1)] for name, t in terms.items()}  # the mask may be one shared row
+    step = compute_step(row, cap.v[kind][layer, head // (cap.n_heads(kind) // cap.v[kind].shape[1])])
     token = q_tokens[query]
     shown = plain(token)
     name = chart_name(cap, kind, layer, f"H{head}_q{query}")
 
+    formula = form.describe()
+    scale = "" if form.scale == 1.0 else f" (× {form.scale:.4f}, one over √{step.d_head})"
+    bias = " plus a learned bias for the key's distance from the query, its own bars" if step.bias is not None else ""
     st.markdown(f"**1. Scores.** How well the query of *{shown}* matches each key: "
-                f"q \u00b7 k, divided by \u221a{step.d_head} = {step.d_head ** 0.5:.2f}.")
-    show(scores_figure(step, k_tokens, token), f"{name}_scores", key="step_scores_chart")
+                f"{plain(formula)}{scale}{bias}.")
+    show(scores_figure(step, k_tokens, token, formula), f"{name}_scores", key="step_scores_chart")
     st.markdown("**2. Softmax.** exp of each score over the sum of them all: positive weights summing to 1, "
                 "the same numbers as this row of the head view.")
     show(weights_figure(step, k_tokens, token), f"{name}_weights", key="step_weights_chart")

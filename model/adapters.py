@@ -1,0 +1,204 @@
+"""One adapter per model family: where a capture reads queries, keys, values and positions.
+
+Each adapter states, for its family, which module outputs hold the per-head
+projections (as module paths, the names a forward hook is registered on), how its
+attention scores are formed (scale, causal mask, T5's relative-position bias), and
+how to run one forward pass and one decoding step. ``model.capture`` is written once
+against these; nothing else in ``model/`` needs to know which family it runs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.types import Adapter, Point, ScoreForm
+
+OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q|k|v)$")
+OUR_POSITIONS = "embeddings.hook_positions"
+
+
+def per_head(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """(B, T, H * d) projection -> (B, H, T, d)."""
+    B, T, _ = x.shape
+    return x.view(B, T, n_heads, -1).transpose(1, 2)  # (B, H, T, d)
+
+
+def relative_vector(bias: torch.Tensor) -> np.ndarray:
+    """(1, H, Q, K) bias that depends only on key - query -> (H, Q + K - 1), offset -(Q-1) first."""
+    b = bias[0].detach().float().cpu().numpy()  # (H, Q, K)
+    n_q = b.shape[1]
+    # row Q-1 holds offsets -(Q-1) .. K-Q; row 0 the rest, 1 .. K-1
+    return np.concatenate([b[:, n_q - 1, :], b[:, 0, b.shape[2] - n_q + 1:]], axis=1).astype(np.float32)
+
+
+class TransformerAdapter(Adapter):
+    """Our own Transformer (MiniLM, the translator): its named hook points hold q, k, v per head."""
+
+    def __init__(self, net: nn.Module) -> None:
+        cfg = net.cfg
+        self.arch = cfg.arch
+        self.pad_id = cfg.pad_id
+        self.scale = 1.0 / math.sqrt(cfg.d_head)
+        self.positional = cfg.positional
+        self.positions_note = "This model adds no positional vectors to its embeddings." \
+            if cfg.positional == "none" else None
+
+    def points(self, net: nn.Module) -> dict[str, Point]:
+        found = {}
+        for name in net.hook_points():
+            if m := OURS.match(name):
+                stack, layer, attn, what = m.groups()
+                found[name] = Point("cross" if attn == "cross_attn" else stack, int(layer), what)
+            elif name == OUR_POSITIONS:
+                found[name] = Point("", 0, "positions")
+        return found
+
+    def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {point.what: output}  # already (B, nh, T, hs)
+
+    def score_form(self, kind: str) -> ScoreForm:
+        return ScoreForm(self.scale, causal=kind == "decoder")
+
+    def forward(self, net, ids, mask, target_ids=None, target_mask=None) -> Any:
+        if self.arch == "encoder":
+            return net.encode(ids)  # padding is masked where ids == pad_id
+        if self.arch == "decoder":
+            return net.decode(ids)
+        return net(ids, target_ids)
+
+    def encode(self, net, ids, mask) -> Any:
+        return net.encode(ids)
+
+    def step_logits(self, net, memory, ids, mask, target_ids) -> torch.Tensor:
+        return net.decode(target_ids, memory, ids)
+
+    def position_table(self, net: nn.Module) -> np.ndarray | None:
+        table = net.embeddings.position_table()
+        return None if table is None else table.detach().float().cpu().numpy()
+
+
+class HFAdapter(Adapter):
+    """A ``transformers`` model: hooks on its q/k/v projection modules, named by regex over module paths.
+
+    ``attention`` matches an attention module's path; its groups give (layer,) or, for an
+    encoder-decoder, (stack, layer, sublayer). ``projections`` are the child modules that
+    project q, k and v, or one fused projection.
+    """
+
+    attention = ""
+    projections: tuple[str, ...] = ()
+    positions: str | None = None  # module path of the position embedding
+    causal = False
+
+    def __init__(self, config: Any) -> None:
+        self.n_heads = int(config.num_attention_heads)
+        self.pad_id = int(getattr(config, "pad_token_id", None) or 0)
+
+    def kind_layer(self, match: re.Match) -> tuple[str, int]:
+        return self.arch, int(match.group(1))
+
+    def points(self, net: nn.Module) -> dict[str, Point]:
+        found = {}
+        for name, _ in net.named_modules():
+            if m := re.match(self.attention, name):
+                kind, layer = self.kind_layer(m)
+                fused = len(self.projections) == 1
+                for child, what in zip(self.projections, ("qkv",) if fused else ("q", "k", "v"), strict=True):
+                    found[f"{name}.{child}"] = Point(kind, layer, what)
+        if self.positions is not None:
+            found[self.positions] = Point("", 0, "positions")
+        return found
+
+    def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        if point.what == "qkv":  # GPT-2 projects q, k and v in one (B, T, 3 * d) matrix
+            return {w: per_head(part, self.n_heads) for w, part in zip("qkv", output.chunk(3, dim=-1), strict=True)}
+        return {point.what: per_head(output, self.n_heads)}
+
+    def score_form(self, kind: str) -> ScoreForm:
+        return ScoreForm(self.scale, causal=self.causal)
+
+    def forward(self, net, ids, mask, target_ids=None, target_mask=None) -> Any:
+        return net(input_ids=ids, attention_mask=mask)
+
+    def position_table(self, net: nn.Module) -> np.ndarray | None:
+        if self.positions is None:
+            return None
+        return net.get_submodule(self.positions).weight.detach().float().cpu().numpy()
+
+
+class BertAdapter(HFAdapter):
+    arch = "encoder"
+    attention = r"^encoder\.layer\.(\d+)\.attention\.self$"
+    projections = ("query", "key", "value")
+    positions = "embeddings.position_embeddings"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.scale = 1.0 / math.sqrt(int(config.hidden_size) // self.n_heads)
+
+
+class DistilBertAdapter(BertAdapter):
+    attention = r"^transformer\.layer\.(\d+)\.attention$"
+    projections = ("q_lin", "k_lin", "v_lin")
+
+
+class GPT2Adapter(HFAdapter):
+    arch = "decoder"
+    attention = r"^h\.(\d+)\.attn$"
+    projections = ("c_attn",)
+    positions = "wpe"
+    causal = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        d_head = int(config.hidden_size) // self.n_heads
+        self.scale = 1.0 / math.sqrt(d_head) if getattr(config, "scale_attn_weights", True) else 1.0
+
+
+class T5Adapter(HFAdapter):
+    arch = "encoder-decoder"
+    attention = r"^(encoder|decoder)\.block\.(\d+)\.layer\.[01]\.(SelfAttention|EncDecAttention)$"
+    projections = ("q", "k", "v")
+    positional = "relative bias"
+    positions_note = "T5 adds no position vectors: a learned relative-position bias inside attention stands for them."
+    scale = 1.0  # T5 folds the 1/sqrt(d) into its initialisation: scores are plain q . k
+
+    def kind_layer(self, match: re.Match) -> tuple[str, int]:
+        stack, layer, sub = match.groups()
+        return ("cross" if sub == "EncDecAttention" else stack), int(layer)
+
+    def score_form(self, kind: str) -> ScoreForm:
+        return ScoreForm(1.0, causal=kind == "decoder", relative_bias=kind != "cross")
+
+    def relative_bias(self, net, kind, n_queries, n_keys) -> np.ndarray | None:
+        if kind == "cross":
+            return None
+        stack = net.encoder if kind == "encoder" else net.decoder
+        # the first layer's bias table is shared by every layer of its stack
+        return relative_vector(stack.block[0].layer[0].SelfAttention.compute_bias(n_queries, n_keys))
+
+    def forward(self, net, ids, mask, target_ids=None, target_mask=None) -> Any:
+        return net(input_ids=ids, attention_mask=mask, decoder_input_ids=target_ids,
+                   decoder_attention_mask=target_mask, use_cache=False)
+
+    def encode(self, net, ids, mask) -> Any:
+        return net.get_encoder()(input_ids=ids, attention_mask=mask)
+
+    def step_logits(self, net, memory, ids, mask, target_ids) -> torch.Tensor:
+        return net(encoder_outputs=memory, attention_mask=mask, decoder_input_ids=target_ids, use_cache=False).logits
+
+
+# model_type in config.json -> (the transformers class instantiated, its adapter)
+HF_FAMILIES: dict[str, tuple[str, type[HFAdapter]]] = {
+    "bert": ("BertModel", BertAdapter),
+    "roberta": ("RobertaModel", BertAdapter),
+    "distilbert": ("DistilBertModel", DistilBertAdapter),
+    "gpt2": ("GPT2Model", GPT2Adapter),
+    "t5": ("T5ForConditionalGeneration", T5Adapter),
+}

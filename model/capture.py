@@ -1,0 +1,181 @@
+"""``capture()``: run a model with hooks and return what they saw, for every family through its adapter.
+
+Text -> tokens -> one padded forward pass over a batch (hooks fire) -> one ``Capture`` per
+text. The hooks record each layer's per-head queries, keys and values; a ``Capture``
+recomputes any head's weights from them exactly, so nothing of size heads x tokens^2 is
+kept. ``capture_batch`` is the same pass over many texts (the corpus statistics use it);
+padding keys are masked, so each text gets the weights it gets alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from model.codec import MAX_TEXT_CHARS, Encoded
+from model.decoding import greedy
+from model.hooks import hooked
+from model.types import Capture, LoadedModel, Point
+
+
+def quote_piece(word: str, limit: int = 40) -> str:
+    """``word`` for a notice: its first ``limit`` characters and "…" when it is longer."""
+    return word if len(word) <= limit else word[:limit] + "…"
+
+
+def encode_checked(model: LoadedModel, text: str) -> Encoded:
+    """``text`` tokenised for ``model``, or ``ValueError`` with a readable message when there is
+    nothing to read: empty text, unpaired surrogates, or only special tokens. Only the first
+    ``MAX_TEXT_CHARS`` characters are read."""
+    if not isinstance(text, str) or not text[:MAX_TEXT_CHARS].strip():
+        raise ValueError("The text is empty: type a sentence to see its attention.")
+    try:
+        text[:MAX_TEXT_CHARS].encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates, which the tokenizer cannot take
+        raise ValueError("The text is not valid Unicode: it holds unpaired surrogate characters.") from exc
+    enc = model.codec.encode(text)
+    if all(t in model.codec.special_tokens for t in enc.tokens):
+        raise ValueError("The text has no readable tokens: type a sentence to see its attention.")
+    return enc
+
+
+def notice_of(model: LoadedModel, enc: Encoded) -> str | None:
+    """What a reader should be told about how ``enc`` was read: cut, truncated, unknown words."""
+    notices = []
+    if enc.cut:
+        notices.append(f"The text has {enc.n_chars:,} characters; only the first {MAX_TEXT_CHARS:,} are read.")
+    if enc.truncated:
+        notices.append(f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
+                       f"so the last {enc.n_total - len(enc.ids)} were left out.")
+    if enc.unknown:
+        named = ", ".join(f"'{quote_piece(w)}'" for w in enc.unknown[:8]) + (", ..." if len(enc.unknown) > 8 else "")
+        notices.append(f"Not in {model.name}'s vocabulary, read as {model.codec.unk_token}: {named}.")
+    return " ".join(notices) or None
+
+
+def padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``rows`` right-padded with ``pad`` into ids (B, T) and a mask (B, T), 1 at real tokens."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)  # (B, T)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
+    for b, r in enumerate(rows):
+        ids[b, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[b, : len(r)] = 1
+    return ids, mask
+
+
+def target_ids_of(model: LoadedModel, ids: torch.Tensor, mask: torch.Tensor,
+                  targets: list[str | None]) -> list[list[int]]:
+    """Decoder inputs per row: the given target teacher-forced, or what greedy decoding writes."""
+    start = int(model.decoder_start_id or 0)
+    rows: list[list[int] | None] = [None] * len(targets)
+    for b, target in enumerate(targets):
+        if target is not None:
+            given = model.target_codec.encode(target).ids
+            # T5's tokenizer does not write the decoder's start token; the translator's writes <s> itself
+            missing = model.decoder_start_id is not None and given[:1] != [start]
+            rows[b] = [start, *given] if missing else given
+    free = [b for b, row in enumerate(rows) if row is None]
+    if free:
+        adapter, net = model.adapter, model.net
+        memory = adapter.encode(net, ids[free], mask[free])
+        written = greedy(lambda tgt: adapter.step_logits(net, memory, ids[free], mask[free], tgt),
+                         len(free), start, model.eos_id, model.max_target_tokens)
+        for b, row in zip(free, written, strict=True):
+            rows[b] = row
+    return rows
+
+
+def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str | None] | None = None, *,
+                  zero_positions: bool = False, notices: list[str | None] | None = None) -> list[Capture]:
+    """One padded forward pass over ``encoded`` texts; one ``Capture`` per text, as if it ran alone.
+
+    ``targets`` (encoder-decoder only) teacher-forces a target per text; None greedy-decodes it.
+    ``zero_positions`` replaces the positional vectors with zeros through their hook point.
+    """
+    adapter, net = model.adapter, model.net
+    n = len(encoded)
+    targets = targets or [None] * n
+    notices = notices or [None] * n
+    ids, mask = padded([e.ids for e in encoded], adapter.pad_id)
+    lengths = [len(e.ids) for e in encoded]
+    target_rows = target_lengths = None
+    with torch.inference_mode():
+        if model.arch == "encoder-decoder":
+            target_rows = target_ids_of(model, ids, mask, targets)
+            target_lengths = [len(r) for r in target_rows]
+
+    points = adapter.points(net)
+    modules = dict(net.named_modules())
+    found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v) -> (B, H, T, dh)
+    positions: list[torch.Tensor] = []
+
+    def record(name: str, output: torch.Tensor) -> torch.Tensor | None:
+        point: Point = points[name]
+        if point.what == "positions":
+            if zero_positions:
+                output = torch.zeros_like(output)
+            if not positions:
+                positions.append(output.detach().float().cpu())
+            return output if zero_positions else None
+        for what, t in adapter.split(point, output).items():
+            found[(point.kind, point.layer, what)] = t.detach().float().cpu()
+        return None
+
+    with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
+        if target_rows is None:
+            adapter.forward(net, ids, mask)
+        else:
+            tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
+            adapter.forward(net, ids, mask, tgt, tgt_mask)
+
+    kinds = sorted({kind for kind, _, _ in found}, key=("encoder", "decoder", "cross").index)
+    n_layers = {kind: 1 + max(layer for k, layer, _ in found if k == kind) for kind in kinds}
+    captures = []
+    for b, enc in enumerate(encoded):
+        n_src = lengths[b]
+        n_tgt = target_lengths[b] if target_lengths else n_src
+        # (queries, keys) of each kind: decoder queries are the target, cross keys the source
+        sizes = {"encoder": (n_src, n_src), "decoder": (n_tgt, n_tgt), "cross": (n_tgt, n_src)}
+        q, k, v, bias = {}, {}, {}, {}
+        for kind in kinds:
+            n_q, n_k = sizes[kind]
+            for store, what, length in ((q, "q", n_q), (k, "k", n_k), (v, "v", n_k)):
+                # one contiguous copy per kind: (L, H, T, dh), this row's real tokens only
+                store[kind] = np.stack([found[(kind, layer, what)][b, :, :length].numpy()
+                                        for layer in range(n_layers[kind])])
+            with torch.inference_mode():
+                rel = adapter.relative_bias(net, kind, n_q, n_k)
+            if rel is not None:
+                bias[kind] = rel
+        target_tokens = output_text = None
+        if target_rows is not None:
+            row = target_rows[b]
+            target_tokens = [model.target_codec.full.id_to_token(i) or f"<{i}>" for i in row]
+            output_text = model.target_codec.decode(row)
+        pos = None
+        if positions:
+            p = positions[0]  # (T, d), or (1 or B, T, d)
+            pos = (p if p.ndim == 2 else p[b if p.shape[0] > 1 else 0])[:n_src].numpy().copy()
+        captures.append(Capture(
+            tokens=enc.tokens, q=q, k=k, v=v, score_forms={kind: adapter.score_form(kind) for kind in kinds},
+            positions=pos, bias=bias, target_tokens=target_tokens, model_name=model.name,
+            architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
+            notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
+            output_text=output_text,
+        ))
+    return captures
+
+
+def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_positions: bool = False) -> Capture:
+    """Tokenise ``text``, run the model once with hooks, return a ``Capture``.
+
+    Raises ``ValueError`` with a readable message for text with nothing to read
+    (empty, or only special or unknown tokens) or that is not valid Unicode.
+    Text longer than the model's positions is truncated and ``Capture.truncated``
+    and ``Capture.notice`` say so. An encoder-decoder greedy-decodes its target unless
+    ``target`` is given. ``zero_positions`` replaces the positional vectors with zeros
+    through the positions hook point (an ablation).
+    """
+    enc = encode_checked(model, text)
+    return capture_batch(model, [enc], [target], zero_positions=zero_positions, notices=[notice_of(model, enc)])[0]

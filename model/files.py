@@ -1,0 +1,46 @@
+"""Reading checkpoint files: JSON configs and safetensors weights, each failure a ``ModelLoadError``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from model.errors import ModelLoadError
+
+MAX_JSON_BYTES = 50_000_000  # a config or shard index; tokenizer.json files are read by tokenizers
+
+
+def read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelLoadError(f"{path.name} is missing from {path.parent}")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ModelLoadError(f"{path} is larger than a config file can be ({MAX_JSON_BYTES:,} bytes at most)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path} should hold a JSON object")
+    return data
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ModelLoadError(f"{path.name} is missing from {path.parent}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is not a readable safetensors file: {exc}") from exc
+
+
+def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:3]
+        raise ModelLoadError(f"the weights in {source} do not fit the model: {' '.join(first)}") from exc

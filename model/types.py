@@ -1,0 +1,316 @@
+"""The types every part of ``model/`` shares: ``Capture``, ``ScoreForm``, ``Adapter``, ``LoadedModel``.
+
+``Adapter`` is the one seam between a model family and the capture: it says where
+queries, keys, values and positional vectors are read, how scores are formed, and how
+to run a forward pass and a decoding step. Nothing outside the adapters branches on a
+model's class.
+
+A ``Capture`` keeps what recomputes every head's weights exactly, per-head queries
+and keys (and values, which the step-by-step view multiplies), plus a relative-position
+bias where the family has one. Its size grows with layers x tokens x d_head, not with
+heads x tokens^2: a view asks for the head or the layer it draws, and only that is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from model.codec import TextCodec
+
+KINDS = ("encoder", "decoder", "cross")
+THUMB_CELLS = 48  # a model-view thumbnail about 100 px wide cannot show more cells a side
+
+
+@dataclass(frozen=True)
+class ScoreForm:
+    """``score = scale * (q . k) + bias[key - query] + mask``, then a softmax over the keys."""
+
+    scale: float
+    causal: bool = False  # a query sees only keys at or before its own position
+    relative_bias: bool = False  # a learned bias indexed by key position - query position (T5)
+
+    def describe(self) -> str:
+        parts = ["q · k" if self.scale == 1.0 else f"q · k / √{round(1 / self.scale ** 2)}"
+                 if abs(1 / self.scale ** 2 - round(1 / self.scale ** 2)) < 1e-6 else f"{self.scale:.4g} × q · k"]
+        if self.relative_bias:
+            parts.append("a learned position bias")
+        if self.causal:
+            parts.append("a causal mask")
+        return " + ".join(parts)
+
+
+def pool_max(w: np.ndarray, max_cells: int) -> np.ndarray:
+    """Block-max pool the last two axes so neither exceeds ``max_cells``; edge blocks hold what is left."""
+    q, k = w.shape[-2:]
+    fq, fk = math.ceil(q / max_cells), math.ceil(k / max_cells)
+    if fq == 1 and fk == 1:
+        return w.copy()
+    return np.maximum.reduceat(np.maximum.reduceat(w, np.arange(0, q, fq), axis=-2), np.arange(0, k, fk), axis=-1)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float32, with rows of only ``-inf`` left at zero."""
+    top = scores.max(axis=-1, keepdims=True)
+    e = np.exp(scores - np.where(np.isfinite(top), top, 0.0), dtype=np.float32)
+    total = e.sum(axis=-1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+@dataclass(eq=False)
+class Capture:
+    """Tokens, per-head queries/keys/values and positional vectors of one forward pass.
+
+    ``q[kind]`` is float32 ``[layers, heads, queries, d_head]``; ``k[kind]`` and ``v[kind]`` are
+    ``[layers, kv_heads, keys, d_head]`` (kv_heads divides heads: grouped-query attention shares
+    one key head among ``heads / kv_heads`` query heads). ``bias[kind]`` is ``[heads, queries +
+    keys - 1]`` where the family adds a relative-position bias. Kinds: ``encoder`` and ``decoder``
+    self-attention, ``cross`` (decoder queries over encoder keys).
+    """
+
+    tokens: list[str]
+    q: dict[str, np.ndarray]
+    k: dict[str, np.ndarray]
+    v: dict[str, np.ndarray]
+    score_forms: dict[str, ScoreForm]
+    positions: np.ndarray | None = None
+    bias: dict[str, np.ndarray] = field(default_factory=dict)
+    target_tokens: list[str] | None = None
+    model_name: str = ""
+    architecture: str = ""  # "encoder", "decoder" or "encoder-decoder"
+    special_tokens: frozenset[str] = frozenset()
+    truncated: bool = False
+    notice: str | None = None  # what a user should be told, e.g. that the text was cut
+    positions_note: str | None = None  # why positions is None, when it is
+    output_text: str | None = None  # what the model wrote (encoder-decoder target, decoder continuation)
+    n_generated: int = 0  # how many of the last tokens a decoder wrote
+    _thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for group in (self.q, self.k, self.v, self.bias):
+            for a in group.values():
+                a.flags.writeable = False  # shared by every session that reads this capture
+        if self.positions is not None:
+            self.positions.flags.writeable = False
+
+    @property
+    def kinds(self) -> list[str]:
+        return [k for k in KINDS if k in self.q]
+
+    def query_tokens(self, kind: str) -> list[str]:
+        return self.tokens if kind == "encoder" or self.target_tokens is None else self.target_tokens
+
+    def key_tokens(self, kind: str) -> list[str]:
+        return self.target_tokens if kind == "decoder" and self.target_tokens is not None else self.tokens
+
+    def shape(self, kind: str) -> tuple[int, int, int, int]:
+        """``(layers, heads, queries, keys)`` of ``kind``'s attention."""
+        n_layers, n_heads, n_q, _ = self.q[kind].shape
+        return n_layers, n_heads, n_q, self.k[kind].shape[2]
+
+    def n_layers(self, kind: str) -> int:
+        return self.q[kind].shape[0]
+
+    def n_heads(self, kind: str) -> int:
+        return self.q[kind].shape[1]
+
+    def _check(self, kind: str, layer: int, head: int | None) -> None:
+        if kind not in self.q:
+            raise KeyError(f"this capture has no {kind!r} attention; it has {', '.join(self.kinds)}")
+        n_layers, n_heads = self.q[kind].shape[:2]
+        if not 0 <= layer < n_layers or (head is not None and not 0 <= head < n_heads):
+            raise IndexError(f"{kind} has {n_layers} layers x {n_heads} heads, not L{layer} H{head}")
+
+    def score_terms(self, kind: str, layer: int, head: int | None = None) -> dict[str, np.ndarray]:
+        """The terms whose sum is the score before the softmax, each ``[(heads,) queries, keys]``.
+
+        ``content`` is ``scale * q . k``; ``bias`` the relative-position bias where the family has
+        one; ``mask`` 0 where a key is visible and ``-inf`` where it is not (causal attention).
+        """
+        self._check(kind, layer, head)
+        form = self.score_forms[kind]
+        heads = np.arange(self.n_heads(kind)) if head is None else np.array([head])
+        group = self.q[kind].shape[1] // self.k[kind].shape[1]
+        q = self.q[kind][layer, heads]  # (h, Q, dh)
+        k = self.k[kind][layer, heads // group]  # (h, K, dh)
+        terms = {"content": np.matmul(q, k.transpose(0, 2, 1)) * np.float32(form.scale)}  # (h, Q, K)
+        n_q, n_k = q.shape[1], k.shape[1]
+        offset = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # (Q, K): key - query
+        if kind in self.bias:
+            terms["bias"] = self.bias[kind][heads][:, offset + n_q - 1]  # (h, Q, K)
+        if form.causal:
+            terms["mask"] = np.where(offset > 0, -np.inf, 0.0).astype(np.float32)[None]  # (1, Q, K)
+        if head is not None:
+            terms = {name: t[0] for name, t in terms.items()}
+        return terms
+
+    def scores(self, kind: str, layer: int, head: int | None = None) -> np.ndarray:
+        """Scores before the softmax, ``[(heads,) queries, keys]``, masked keys at ``-inf``."""
+        terms = list(self.score_terms(kind, layer, head).values())
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total.astype(np.float32, copy=False)
+
+    def head(self, kind: str, layer: int, head: int) -> np.ndarray:
+        """float32 ``[queries, keys]``: the weights one head computed, rows summing to 1."""
+        return softmax(self.scores(kind, layer, head))
+
+    def layer(self, kind: str, layer: int) -> np.ndarray:
+        """float32 ``[heads, queries, keys]``: every head of one layer."""
+        return softmax(self.scores(kind, layer))
+
+    def layers(self, kind: str) -> Iterator[np.ndarray]:
+        """Each layer's ``[heads, queries, keys]`` in turn, one layer in memory at a time."""
+        for layer in range(self.n_layers(kind)):
+            yield self.layer(kind, layer)
+
+    @property
+    def attentions(self) -> dict[str, np.ndarray]:
+        """Every weight, ``{kind: float32 [layers, heads, queries, keys]}``, built on each access.
+
+        For code that wants the whole array: a view that draws one head asks ``head()``.
+        """
+        return {kind: np.stack(list(self.layers(kind))) for kind in self.kinds}
+
+    def thumbnails(self, kind: str) -> np.ndarray:
+        """uint8 ``[layers, heads, q', k']`` block-max pooled to at most ``THUMB_CELLS`` a side, 255 = 1."""
+        if kind not in self._thumbs:
+            pooled = np.stack([pool_max(att, THUMB_CELLS) for att in self.layers(kind)])
+            thumbs = np.rint(np.clip(pooled, 0.0, 1.0) * 255).astype(np.uint8)
+            thumbs.flags.writeable = False
+            self._thumbs[kind] = thumbs
+        return self._thumbs[kind]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in this capture's arrays."""
+        arrays = [*self.q.values(), *self.k.values(), *self.v.values(), *self.bias.values(),
+                  *self._thumbs.values()]
+        if self.positions is not None:
+            arrays.append(self.positions)
+        return sum(a.nbytes for a in arrays)
+
+    def to_frame(self, kind: str | None = None, layer: int | None = None, head: int | None = None) -> pd.DataFrame:
+        """One row per weight: kind, layer, head, query, query_token, key, key_token, weight.
+
+        ``kind``, ``layer`` and ``head`` keep only those weights (all when None); only those rows are built.
+        """
+        frames = []
+        for k in [kind] if kind else self.kinds:
+            n_layers, n_heads, n_q, n_k = self.shape(k)
+            layers = range(n_layers) if layer is None else [layer]
+            heads = np.arange(n_heads) if head is None else np.array([head])
+            q_tokens = np.asarray(self.query_tokens(k), dtype=object)
+            k_tokens = np.asarray(self.key_tokens(k), dtype=object)
+            for lay in layers:
+                att = self.layer(k, lay)[heads]  # (heads kept, Q, K)
+                head_ix, query, key = np.meshgrid(heads, np.arange(n_q), np.arange(n_k), indexing="ij")
+                frames.append(pd.DataFrame({
+                    "kind": pd.Categorical([k] * att.size, categories=list(KINDS)),
+                    "layer": np.full(att.size, lay, dtype=np.int16),
+                    "head": head_ix.ravel().astype(np.int16),
+                    "query": query.ravel().astype(np.int32),
+                    "query_token": pd.Categorical(q_tokens[query.ravel()]),
+                    "key": key.ravel().astype(np.int32),
+                    "key_token": pd.Categorical(k_tokens[key.ravel()]),
+                    "weight": att.ravel(),
+                }))
+        return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Point:
+    """What a hook point's output holds: ``what`` of ``kind``'s attention in ``layer``.
+
+    ``what`` is ``q``, ``k`` or ``v`` (one projection), ``qkv`` (one fused projection) or
+    ``positions`` (the positional vectors added to the embeddings; kind and layer unused).
+    """
+
+    kind: str
+    layer: int
+    what: str
+
+
+class Adapter:
+    """One model family, as the capture sees it. Subclasses fill in each method."""
+
+    arch: str = "encoder"  # "encoder", "decoder" or "encoder-decoder"
+    positional: str = "learned"  # how positions enter: "learned", "sinusoidal", "relative bias", "none"
+    positions_note: str | None = None  # why a capture has no positional vectors, where it has none
+    pad_id: int = 0  # what fills a padded batch (its keys are masked)
+
+    def points(self, net: nn.Module) -> dict[str, Point]:
+        """Module path -> what its output holds, for every module a capture hooks."""
+        raise NotImplementedError
+
+    def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        """A hooked module's output as ``{"q"|"k"|"v": (B, heads, T, d_head)}``."""
+        raise NotImplementedError
+
+    def score_form(self, kind: str) -> ScoreForm:
+        raise NotImplementedError
+
+    def relative_bias(self, net: nn.Module, kind: str, n_queries: int, n_keys: int) -> np.ndarray | None:
+        """``[heads, n_queries + n_keys - 1]``, the bias added at key - query offsets, where there is one."""
+        return None
+
+    def forward(self, net: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                target_ids: torch.Tensor | None = None, target_mask: torch.Tensor | None = None) -> Any:
+        """One forward pass over padded ``ids`` (B, T); ``mask`` (B, T) is 1 at real tokens."""
+        raise NotImplementedError
+
+    def encode(self, net: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> Any:
+        """What every decoding step of an encoder-decoder reads of the source (its encoder states)."""
+        raise NotImplementedError
+
+    def step_logits(self, net: nn.Module, memory: Any, ids: torch.Tensor, mask: torch.Tensor,
+                    target_ids: torch.Tensor) -> torch.Tensor:
+        """Decoder logits (B, U, V) for ``target_ids`` (B, U) over the encoded source."""
+        raise NotImplementedError
+
+    def position_table(self, net: nn.Module) -> np.ndarray | None:
+        """The model's positional vectors over every position it has ``[positions, d_model]``, if any."""
+        return None
+
+
+@dataclass
+class LoadedModel:
+    """A network, its adapter, and what it takes to feed it text."""
+
+    name: str
+    net: nn.Module
+    codec: TextCodec
+    adapter: Adapter
+    target_codec: TextCodec | None = None  # the decoder's vocabulary, encoder-decoder only
+    description: str = ""
+    decoder_start_id: int | None = None  # encoder-decoder: the first decoder input
+    eos_id: int | None = None  # where greedy decoding stops
+    max_target_tokens: int = 64  # greedy decoding stops here if the model never writes its end token
+
+    @property
+    def arch(self) -> str:
+        return self.adapter.arch
+
+    @property
+    def max_tokens(self) -> int:
+        return self.codec.max_tokens
+
+    @property
+    def special_tokens(self) -> frozenset[str]:
+        specials = set(self.codec.special_tokens)
+        if self.target_codec is not None:
+            specials |= self.target_codec.special_tokens
+        return frozenset(specials)
+
+    def position_table(self) -> tuple[np.ndarray | None, str]:
+        """The model's whole positional table (None where it has none) and how it was made."""
+        table = self.adapter.position_table(self.net)
+        return table, self.adapter.positional
