@@ -15,7 +15,7 @@ import torch
 from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
-from model.types import Capture, LoadedModel, Point
+from model.types import Capture, LoadedModel, Point, pool_thumbnails
 
 
 def quote_piece(word: str, limit: int = 40) -> str:
@@ -105,9 +105,13 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             target_rows = target_ids_of(model, ids, mask, targets)
             target_lengths = [len(r) for r in target_rows]
 
+    n_tgt = target_lengths or lengths
+    # (queries, keys) of each kind per row: decoder queries are the target, cross keys the source
+    sizes = [{"encoder": (n, n), "decoder": (u, u), "cross": (u, n)} for n, u in zip(lengths, n_tgt, strict=True)]
     points = adapter.points(net)
     modules = dict(net.named_modules())
     found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v) -> (B, H, T, dh)
+    thumbs: dict[tuple[str, int], list[np.ndarray]] = {}  # (kind, layer) -> per row (H, q', k') uint8
     positions: list[torch.Tensor] = []
 
     def record(name: str, output: torch.Tensor) -> torch.Tensor | None:
@@ -119,7 +123,11 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
                 positions.append(output.detach().float().cpu())
             return output if zero_positions else None
         for what, t in adapter.split(point, output).items():
-            found[(point.kind, point.layer, what)] = t.detach().float().cpu()
+            if what == "pattern":  # pooled now, each row over its own tokens; the weights are not kept
+                thumbs[(point.kind, point.layer)] = [pool_thumbnails(t[b, :, :n_q, :n_k])
+                                                     for b, size in enumerate(sizes) for n_q, n_k in [size[point.kind]]]
+            else:
+                found[(point.kind, point.layer, what)] = t.detach().float().cpu()
         return None
 
     with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
@@ -134,12 +142,11 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     captures = []
     for b, enc in enumerate(encoded):
         n_src = lengths[b]
-        n_tgt = target_lengths[b] if target_lengths else n_src
-        # (queries, keys) of each kind: decoder queries are the target, cross keys the source
-        sizes = {"encoder": (n_src, n_src), "decoder": (n_tgt, n_tgt), "cross": (n_tgt, n_src)}
-        q, k, v, bias = {}, {}, {}, {}
+        q, k, v, bias, pooled = {}, {}, {}, {}, {}
         for kind in kinds:
-            n_q, n_k = sizes[kind]
+            n_q, n_k = sizes[b][kind]
+            if all((kind, layer) in thumbs for layer in range(n_layers[kind])):
+                pooled[kind] = np.stack([thumbs[(kind, layer)][b] for layer in range(n_layers[kind])])
             for store, what, length in ((q, "q", n_q), (k, "k", n_k), (v, "v", n_k)):
                 # one contiguous copy per kind: (L, H, T, dh), this row's real tokens only
                 store[kind] = np.stack([found[(kind, layer, what)][b, :, :length].numpy()
@@ -159,7 +166,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             pos = (p if p.ndim == 2 else p[b if p.shape[0] > 1 else 0])[:n_src].numpy().copy()
         captures.append(Capture(
             tokens=enc.tokens, q=q, k=k, v=v, score_forms={kind: adapter.score_form(kind) for kind in kinds},
-            positions=pos, bias=bias, target_tokens=target_tokens, model_name=model.name,
+            positions=pos, bias=bias, thumbs=pooled, target_tokens=target_tokens, model_name=model.name,
             architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
             output_text=output_text,

@@ -47,13 +47,20 @@ class ScoreForm:
         return " + ".join(parts)
 
 
-def pool_max(w: np.ndarray, max_cells: int) -> np.ndarray:
-    """Block-max pool the last two axes so neither exceeds ``max_cells``; edge blocks hold what is left."""
-    q, k = w.shape[-2:]
-    fq, fk = math.ceil(q / max_cells), math.ceil(k / max_cells)
-    if fq == 1 and fk == 1:
-        return w.copy()
-    return np.maximum.reduceat(np.maximum.reduceat(w, np.arange(0, q, fq), axis=-2), np.arange(0, k, fk), axis=-1)
+def pool_thumbnails(weights: torch.Tensor) -> np.ndarray:
+    """``[..., Q, K]`` weights -> uint8 ``[..., <= THUMB_CELLS, <= THUMB_CELLS]``, block-max pooled, 255 = 1.
+
+    Blocks of ``ceil(Q / THUMB_CELLS)`` rows by ``ceil(K / THUMB_CELLS)`` columns, the edge blocks
+    holding what is left (as ``viz.matrix_ops.downsample``). Computed by torch on the tensors the
+    forward pass made, so a capture pools while its hooks fire instead of rebuilding every head.
+    """
+    q, k = weights.shape[-2:]
+    fq, fk = math.ceil(q / THUMB_CELLS), math.ceil(k / THUMB_CELLS)
+    w = weights.detach().float().reshape(-1, 1, q, k)
+    if fq > 1 or fk > 1:
+        w = torch.nn.functional.max_pool2d(w, kernel_size=(fq, fk), stride=(fq, fk), ceil_mode=True)
+    out = torch.round(w.clamp(0.0, 1.0) * 255).to(torch.uint8).cpu().numpy()
+    return out.reshape(*weights.shape[:-2], *out.shape[-2:])
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -91,10 +98,10 @@ class Capture:
     positions_note: str | None = None  # why positions is None, when it is
     output_text: str | None = None  # what the model wrote (encoder-decoder target, decoder continuation)
     n_generated: int = 0  # how many of the last tokens a decoder wrote
-    _thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see thumbnails()
 
     def __post_init__(self) -> None:
-        for group in (self.q, self.k, self.v, self.bias):
+        for group in (self.q, self.k, self.v, self.bias, self.thumbs):
             for a in group.values():
                 a.flags.writeable = False  # shared by every session that reads this capture
         if self.positions is not None:
@@ -181,19 +188,22 @@ class Capture:
         return {kind: np.stack(list(self.layers(kind))) for kind in self.kinds}
 
     def thumbnails(self, kind: str) -> np.ndarray:
-        """uint8 ``[layers, heads, q', k']`` block-max pooled to at most ``THUMB_CELLS`` a side, 255 = 1."""
-        if kind not in self._thumbs:
-            pooled = np.stack([pool_max(att, THUMB_CELLS) for att in self.layers(kind)])
-            thumbs = np.rint(np.clip(pooled, 0.0, 1.0) * 255).astype(np.uint8)
+        """uint8 ``[layers, heads, q', k']`` block-max pooled to at most ``THUMB_CELLS`` a side, 255 = 1.
+
+        ``capture()`` pools them from the forward pass's own weights; a Capture made without them
+        rebuilds them once from its queries and keys.
+        """
+        if kind not in self.thumbs:
+            thumbs = np.stack([pool_thumbnails(torch.from_numpy(att)) for att in self.layers(kind)])
             thumbs.flags.writeable = False
-            self._thumbs[kind] = thumbs
-        return self._thumbs[kind]
+            self.thumbs[kind] = thumbs
+        return self.thumbs[kind]
 
     @property
     def nbytes(self) -> int:
         """Bytes held in this capture's arrays."""
         arrays = [*self.q.values(), *self.k.values(), *self.v.values(), *self.bias.values(),
-                  *self._thumbs.values()]
+                  *self.thumbs.values()]
         if self.positions is not None:
             arrays.append(self.positions)
         return sum(a.nbytes for a in arrays)
@@ -230,8 +240,9 @@ class Capture:
 class Point:
     """What a hook point's output holds: ``what`` of ``kind``'s attention in ``layer``.
 
-    ``what`` is ``q``, ``k`` or ``v`` (one projection), ``qkv`` (one fused projection) or
-    ``positions`` (the positional vectors added to the embeddings; kind and layer unused).
+    ``what`` is ``q``, ``k`` or ``v`` (one projection), ``qkv`` (one fused projection), ``pattern``
+    (the weights, pooled into thumbnails as they pass) or ``positions`` (the positional vectors
+    added to the embeddings; kind and layer unused).
     """
 
     kind: str
@@ -252,7 +263,7 @@ class Adapter:
         raise NotImplementedError
 
     def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
-        """A hooked module's output as ``{"q"|"k"|"v": (B, heads, T, d_head)}``."""
+        """A hooked module's output as ``{"q"|"k"|"v": (B, heads, T, d_head)}`` or ``{"pattern": (B, H, Q, K)}``."""
         raise NotImplementedError
 
     def score_form(self, kind: str) -> ScoreForm:

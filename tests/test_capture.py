@@ -165,3 +165,39 @@ def test_to_frame_narrowed_equals_the_whole_frame_filtered(minilm):
     assert len(narrowed) == 7 * 7
     assert narrowed.astype(str).equals(expected.astype(str))
     assert len(cap.to_frame("encoder", layer=4)) == 12 * 7 * 7
+
+
+def test_each_head_is_the_reference_head_at_510_tokens(minilm, reference):
+    """cap.head rebuilds each head from the kept queries and keys: transformers' weights within 1e-5."""
+    text = " ".join(["the quick brown fox jumps over the lazy dog"] * 60)
+    cap = capture(minilm, text)
+    assert len(cap.tokens) == 512
+    ids = torch.tensor([minilm.codec.encode(text).ids])
+    with torch.inference_mode():
+        ref = reference(ids, output_attentions=True).attentions
+    for layer, head in [(0, 0), (2, 7), (5, 11)]:
+        got = cap.head("encoder", layer, head)
+        assert got.dtype == np.float32 and got.shape == (512, 512)
+        np.testing.assert_allclose(got, ref[layer][0, head].numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(cap.layer("encoder", 4), ref[4][0].numpy(), atol=1e-5, rtol=0)
+
+
+def test_a_capture_grows_with_tokens_not_tokens_squared(minilm):
+    text = " ".join(["the quick brown fox jumps over the lazy dog"] * 60)
+    cap = capture(minilm, text)
+    dense = 6 * 12 * 512 * 512 * 4  # every weight as float32: 75 MB
+    assert cap.nbytes <= 20_000_000 < dense
+    thumbs = cap.thumbnails("encoder")
+    assert thumbs.dtype == np.uint8 and thumbs.shape == (6, 12, 47, 47)  # 512 tokens in blocks of 11
+    assert cap.nbytes <= 20_000_000
+    block = cap.head("encoder", 1, 3)[:11, :11].max()
+    assert abs(int(thumbs[1, 3, 0, 0]) - block * 255) <= 0.5 + 1e-3
+    assert not any(a.flags.writeable for a in [*cap.q.values(), *cap.k.values(), *cap.v.values(), thumbs])
+
+
+def test_attentions_are_built_on_access_and_not_kept(minilm):
+    cap = capture(minilm, "the cat saw the dog")
+    before = cap.nbytes
+    first = cap.attentions["encoder"]
+    assert cap.nbytes == before and cap.attentions["encoder"] is not first
+    np.testing.assert_array_equal(first[3, 2], cap.head("encoder", 3, 2))

@@ -19,6 +19,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
 from model import ModelLoadError, capture, load_model
 from model.folders import ROOTS_ENV
+from viz.grid import thumbnails
 from viz.steps import compute_step
 
 WORDS = "the cat sat on mat a dog saw and bird it was tired street".split()
@@ -115,6 +116,8 @@ def test_hooked_attention_equals_output_attentions(checkpoints, family):
         assert got.shape == (len(layers), *layers[0].shape)
         np.testing.assert_allclose(got, np.stack(layers), atol=1e-5, rtol=0)
         np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
+        assert kind in cap.thumbs  # pooled from the forward pass itself, not rebuilt
+        np.testing.assert_allclose(cap.thumbnails(kind), thumbnails(np.stack(layers)), atol=1)
 
 
 def test_tokens_and_kinds_per_family(checkpoints):
