@@ -18,8 +18,7 @@ def pair(minilm):
 
 def test_two_heads_share_a_scale_and_difference_is_centred(pair):
     cap = pair[0]
-    att = cap.attentions["encoder"]
-    a, b = att[0, 2], att[4, 7]
+    a, b = cap.head("encoder", 0, 2), cap.head("encoder", 4, 7)
     fig = compare_figure([Panel(a, cap.tokens, cap.tokens, "A"), Panel(b, cap.tokens, cap.tokens, "B")])
     assert [t.coloraxis for t in fig.data] == ["coloraxis", "coloraxis", "coloraxis2"]
     assert fig.layout.coloraxis.cmin == 0.0
@@ -34,7 +33,7 @@ def test_two_heads_share_a_scale_and_difference_is_centred(pair):
 def test_tired_wide_pair_is_aligned(pair):
     tired, wide = pair
     assert len(tired.tokens) == len(wide.tokens)
-    a, b = tired.attentions["encoder"][5, 0], wide.attentions["encoder"][5, 0]
+    a, b = tired.head("encoder", 5, 0), wide.head("encoder", 5, 0)
     fig = compare_figure([Panel(a, tired.tokens, tired.tokens, "tired"), Panel(b, wide.tokens, wide.tokens, "wide")])
     assert len(fig.data) == 3 and np.asarray(fig.data[2].z).shape == a.shape
     assert fig.layout.xaxis2.ticktext[-3] == "wide"
@@ -42,8 +41,8 @@ def test_tired_wide_pair_is_aligned(pair):
 
 def test_unequal_lengths_side_by_side(minilm):
     a, b = capture(minilm, "the cat"), capture(minilm, "the cat saw the dog")
-    panels = [Panel(a.attentions["encoder"][0, 0], a.tokens, a.tokens, "A"),
-              Panel(b.attentions["encoder"][0, 0], b.tokens, b.tokens, "B")]
+    panels = [Panel(a.head("encoder", 0, 0), a.tokens, a.tokens, "A"),
+              Panel(b.head("encoder", 0, 0), b.tokens, b.tokens, "B")]
     with pytest.raises(ValueError, match="same shape|one shape"):
         compare_figure(panels)
     fig = compare_figure(panels, difference=False)

@@ -80,7 +80,7 @@ def test_layer_head_and_view_changes_reuse_the_capture(app, monkeypatch, minilm)
     app.slider(key="layer").set_value(3).run()
     app.slider(key="head").set_value(7).run()
     moved, spec = heatmap(app)
-    expected = capture(minilm, text).attentions["encoder"][3, 7]
+    expected = capture(minilm, text).head("encoder", 3, 7)
     np.testing.assert_allclose(moved, expected, atol=1e-5)
     assert not np.allclose(first, moved)
     assert "layer 3 head 7" in spec["layout"]["title"]["text"]
@@ -118,7 +118,7 @@ def test_model_view_has_a_panel_per_layer_and_head_and_opens_one(app, minilm):
     assert not app.exception
     assert app.segmented_control(key="view").value == "Head view"
     z, spec = heatmap(app)
-    np.testing.assert_allclose(z, capture(minilm, SENTENCE).attentions["encoder"][3, 7], atol=1e-5)
+    np.testing.assert_allclose(z, capture(minilm, SENTENCE).head("encoder", 3, 7), atol=1e-5)
 
 
 def test_step_by_step_weights_equal_the_pattern_row(app, minilm):
@@ -131,7 +131,7 @@ def test_step_by_step_weights_equal_the_pattern_row(app, minilm):
     bars = [s for s in chart_specs(app) if s["data"][0]["type"] == "bar"]
     assert len(bars) == 2
     weights = as_array(bars[1]["data"][0]["y"])
-    pattern = capture(minilm, SENTENCE).attentions["encoder"][2, 5, 4]
+    pattern = capture(minilm, SENTENCE).head("encoder", 2, 5)[4]
     np.testing.assert_allclose(weights, pattern, atol=1e-5)
     assert bars[1]["layout"]["xaxis"]["ticktext"] == TOKENS
     table = app.dataframe[0].value
@@ -228,3 +228,56 @@ def test_lines_view_of_a_long_text_shows_one_token(app):
     query_col, key_col = [t for t in chart_specs(app)[0]["data"] if t["mode"] == "text"]
     assert as_array(query_col["customdata"]).tolist() == [1]
     assert 0 < len(as_array(key_col["customdata"])) < 202
+
+
+def test_views_ask_only_for_what_they_draw(monkeypatch):
+    """No view builds every weight of every head (``Capture.attentions``): each asks for a head, a layer,
+    the thumbnails, or (head similarity) stacks the layers once."""
+    from model.types import Capture
+
+    def every_weight(self):
+        raise AssertionError("a view read Capture.attentions")
+
+    monkeypatch.setattr(Capture, "attentions", property(every_weight))
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.run()
+    set_text(at, SENTENCE)
+    sections = {"Positions": ("pos_section", ["Vectors", "Similarity", "Offsets", "Ablation"]),
+                "Statistics": ("stats_section", ["This sentence", "Heads like this one", "Rollout"])}
+    for hide, combine in ((False, "head"), (True, "mean"), (True, "head")):
+        at.checkbox(key="hide_special").set_value(hide).run()
+        at.radio(key="combine").set_value(combine).run()
+        for view in ("Head view", "Lines", "Model view"):
+            at.segmented_control(key="view").set_value(view).run()
+            assert not at.exception, (view, hide, combine, at.exception)
+            assert at.get("plotly_chart"), view
+    for view, (key, names) in sections.items():
+        at.segmented_control(key="view").set_value(view).run()
+        for name in names:
+            at.segmented_control(key=key).set_value(name).run()
+            assert not at.exception, (view, name, at.exception)
+    at.segmented_control(key="view").set_value("Compare").run()
+    for mode in ("Two heads", "Two sentences", "Two models", "With / without positions"):
+        at.radio(key="cmp_mode").set_value(mode).run()
+        assert not at.exception, (mode, at.exception)
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    at.query_params = {"model": "translator", "text": "the third of march 1998", "view": "Translation"}
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 3  # the alignment, the step's bars, each head of the layer
+
+
+def test_model_view_hiding_special_tokens_pools_what_is_left(app, minilm):
+    from viz.grid import thumbnails
+    from viz.matrix_ops import hide_tokens
+
+    set_text(app, SENTENCE)
+    app.segmented_control(key="view").set_value("Model view").run()
+    z, _ = heatmap(app)
+    cap = capture(minilm, SENTENCE)
+    np.testing.assert_array_equal(z[:10, :10], cap.thumbnails("encoder")[0, 0])
+    app.checkbox(key="hide_special").check().run()
+    z, _ = heatmap(app)
+    assert z.shape == (6 * 8, 12 * 8)  # [CLS] and [SEP] left out of every panel
+    kept, _, _ = hide_tokens(cap.layer("encoder", 2), cap.tokens, cap.tokens, cap.special_tokens)
+    np.testing.assert_array_equal(z[16:24, 40:48], thumbnails(kept[None])[0, 5])

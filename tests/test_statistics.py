@@ -243,3 +243,21 @@ def test_token_batched_corpus_equals_one_by_one(minilm):
     one_by_one = corpus_statistics(minilm, texts, batch_size=1)
     numbers = batched.select_dtypes("number").columns
     np.testing.assert_allclose(batched[numbers].to_numpy(), one_by_one[numbers].to_numpy(), atol=1e-6)
+
+
+def test_statistics_one_layer_at_a_time_equal_those_of_every_head(minilm):
+    """The statistics view reads ``cap.layers``: per-layer statistics, and rollout of each layer's mean of heads,
+    equal what the whole ``[L, H, Q, K]`` gives."""
+    cap = capture(minilm, "The cat sat on the mat, and the dog watched.")
+    every = np.stack(list(cap.layers("encoder")))
+    whole = head_statistics(every, cap.tokens)
+    by_layer = pd.concat([head_statistics(att[None], cap.tokens).assign(layer=layer)
+                          for layer, att in enumerate(cap.layers("encoder"))], ignore_index=True)
+    pd.testing.assert_frame_equal(by_layer, whole, rtol=1e-5)
+    means = np.stack([att.mean(axis=0) for att in cap.layers("encoder")])[:, None]  # (L, 1, T, T)
+    np.testing.assert_allclose(attention_rollout(means), attention_rollout(every), atol=1e-5)
+    # the offset profile, one layer at a time
+    offsets, profile = offset_profile(every, 3)
+    per_layer = np.stack([offset_profile(att, 3)[1] for att in cap.layers("encoder")])
+    np.testing.assert_allclose(per_layer, profile, atol=1e-6)
+    assert list(offsets) == [-3, -2, -1, 0, 1, 2, 3]

@@ -28,9 +28,9 @@ the animal is tired and to "street" when the street is wide.
 """
 
 
-def other_head(att, prefix: str, default_head: int) -> tuple[int, int]:
-    """Layer and head sliders of the second panel, on their own state."""
-    n_layers, n_heads = att.shape[:2]
+def other_head(shape: tuple[int, ...], prefix: str, default_head: int) -> tuple[int, int]:
+    """Layer and head sliders of the second panel, on their own state; ``shape`` starts (layers, heads)."""
+    n_layers, n_heads = shape[:2]
     col1, col2 = st.columns(2)
     st.session_state.setdefault(f"{prefix}_head", min(default_head, n_heads - 1))
     layer = index_slider(col1, "Layer (B)", n_layers, f"{prefix}_layer")
@@ -56,14 +56,13 @@ def show_pair(a: Panel, b: Panel, settings: Settings, name: str, title: str) -> 
 
 
 def two_heads(cap: Capture, settings: Settings, kind: str) -> None:
-    att = cap.attentions[kind]
     st.caption("A")
-    layer, head = layer_head(att)
+    layer, head = layer_head(cap.shape(kind))
     st.caption("B")
-    layer_b, head_b = other_head(att, "cmp_b", 1)
+    layer_b, head_b = other_head(cap.shape(kind), "cmp_b", 1)
     q, k = cap.query_tokens(kind), cap.key_tokens(kind)
-    show_pair(Panel(att[layer, head], q, k, f"A: L{layer} H{head}"),
-              Panel(att[layer_b, head_b], q, k, f"B: L{layer_b} H{head_b}"), settings,
+    show_pair(Panel(cap.head(kind, layer, head), q, k, f"A: L{layer} H{head}"),
+              Panel(cap.head(kind, layer_b, head_b), q, k, f"B: L{layer_b} H{head_b}"), settings,
               f"{cap.model_name}_{kind}_L{layer}H{head}_vs_L{layer_b}H{head_b}", f"{cap.model_name} {kind}")
 
 
@@ -82,8 +81,8 @@ def two_sentences(cap: Capture, settings: Settings, kind: str) -> None:
     for c in (cap_a, cap_b):
         if c.notice:
             st.warning(plain(c.notice))
-    layer, head = layer_head(cap.attentions[kind])
-    panels = [Panel(c.attentions[kind][layer, head], c.query_tokens(kind), c.key_tokens(kind), label)
+    layer, head = layer_head(cap.shape(kind))
+    panels = [Panel(c.head(kind, layer, head), c.query_tokens(kind), c.key_tokens(kind), label)
               for c, label in ((cap_a, "A"), (cap_b, "B"))]
     show_pair(*panels, settings, f"{cap.model_name}_{kind}_L{layer}_H{head}_two_sentences",
               f"{cap.model_name} {kind} layer {layer} head {head}")
@@ -104,16 +103,16 @@ def two_models(cap: Capture, settings: Settings, kind: str) -> None:
     except ValueError as exc:
         st.info(str(exc))
         return
-    if kind not in cap_b.attentions:
+    if kind not in cap_b.kinds:
         st.info(f"{other} has no {kind} attention; it has {', '.join(cap_b.kinds)}.")
         return
     st.caption(f"A: {cap.model_name}")
-    layer, head = layer_head(cap.attentions[kind])
+    layer, head = layer_head(cap.shape(kind))
     st.caption(f"B: {other}")
-    layer_b, head_b = other_head(cap_b.attentions[kind], "cmp_model", head)
-    show_pair(Panel(cap.attentions[kind][layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
+    layer_b, head_b = other_head(cap_b.shape(kind), "cmp_model", head)
+    show_pair(Panel(cap.head(kind, layer, head), cap.query_tokens(kind), cap.key_tokens(kind),
                     f"A: {cap.model_name} L{layer} H{head}"),
-              Panel(cap_b.attentions[kind][layer_b, head_b], cap_b.query_tokens(kind), cap_b.key_tokens(kind),
+              Panel(cap_b.head(kind, layer_b, head_b), cap_b.query_tokens(kind), cap_b.key_tokens(kind),
                     f"B: {other} L{layer_b} H{head_b}"),
               settings, f"{cap.model_name}_vs_{other}_{kind}", "one sentence, two models")
 
@@ -123,14 +122,14 @@ def with_without_positions(cap: Capture, settings: Settings, kind: str) -> None:
         st.info(cap.positions_note or f"{cap.model_name} adds no positional vectors: there is nothing to zero.")
         return
     zeroed = get_capture(settings.model_name, settings.text, zero_positions=True)
-    layer, head = layer_head(cap.attentions[kind])
+    layer, head = layer_head(cap.shape(kind))
     q, k = cap.query_tokens(kind), cap.key_tokens(kind)
-    if zeroed.attentions[kind].shape != cap.attentions[kind].shape:
+    if zeroed.shape(kind) != cap.shape(kind):
         q, k = zeroed.query_tokens(kind), zeroed.key_tokens(kind)
         st.caption("Without positions the model wrote another output, so the decoder side differs.")
-    show_pair(Panel(cap.attentions[kind][layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
+    show_pair(Panel(cap.head(kind, layer, head), cap.query_tokens(kind), cap.key_tokens(kind),
                     "A: with positions"),
-              Panel(zeroed.attentions[kind][layer, head], q, k, "B: positions zeroed"), settings,
+              Panel(zeroed.head(kind, layer, head), q, k, "B: positions zeroed"), settings,
               f"{cap.model_name}_{kind}_L{layer}_H{head}_positions", f"{cap.model_name} {kind} layer {layer} "
               f"head {head}")
 

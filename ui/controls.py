@@ -6,12 +6,13 @@ moving from one view to another keeps the head in focus.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import streamlit as st
 
 from model import Capture
 from ui.settings import Settings
-from ui.state import get_model
 
 KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
               "cross": "cross-attention (decoder -> encoder)"}
@@ -44,9 +45,12 @@ def index_slider(container, label: str, n: int, key: str, **kwargs) -> int:
     return container.slider(label, 0, n - 1, key=key, **kwargs)
 
 
-def layer_head(att: np.ndarray, *, head_disabled: bool = False) -> tuple[int, int]:
-    """Layer and head sliders bound to the shared ``layer`` / ``head`` state."""
-    n_layers, n_heads = att.shape[:2]
+def layer_head(shape: Sequence[int] | np.ndarray, *, head_disabled: bool = False) -> tuple[int, int]:
+    """Layer and head sliders bound to the shared ``layer`` / ``head`` state.
+
+    ``shape`` starts ``(layers, heads)``: ``cap.shape(kind)``, or an array shaped so.
+    """
+    n_layers, n_heads = tuple(getattr(shape, "shape", shape))[:2]
     col1, col2 = st.columns(2)
     layer = index_slider(col1, "Layer", n_layers, "layer")
     head = index_slider(col2, "Head", n_heads, "head", disabled=head_disabled,
@@ -54,11 +58,11 @@ def layer_head(att: np.ndarray, *, head_disabled: bool = False) -> tuple[int, in
     return layer, head
 
 
-def hidden_tokens(settings: Settings) -> frozenset[str]:
-    """The special tokens to drop when the sidebar asks to hide them, else none."""
+def hidden_tokens(cap: Capture, settings: Settings) -> frozenset[str]:
+    """The capture's special tokens to drop when the sidebar asks to hide them, else none."""
     if not settings.hide_special:
         return frozenset()
-    return get_model(settings.model_name).special_tokens
+    return cap.special_tokens
 
 
 def explain(text: str) -> None:

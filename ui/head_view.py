@@ -28,11 +28,13 @@ FILTERS = {"all": "all links", "top-k": "top k per row", "top-p": "share of each
 
 def render(cap: Capture, settings: Settings) -> None:
     kind = choose_kind(cap)
-    att = cap.attentions[kind]
     combined = settings.combine != "head"
-    layer, head = layer_head(att, head_disabled=combined)
-    w, q_tokens, k_tokens = view_matrix(att[layer], cap.query_tokens(kind), cap.key_tokens(kind),
-                                        head=head, combine=settings.combine, hide=hidden_tokens(settings))
+    n_heads = cap.n_heads(kind)
+    layer, head = layer_head(cap.shape(kind), head_disabled=combined)
+    # one head's weights, or the layer's heads when they are combined: only what is drawn is built
+    weights = cap.layer(kind, layer) if combined else cap.head(kind, layer, head)[None]  # (heads or 1, Q, K)
+    w, q_tokens, k_tokens = view_matrix(weights, cap.query_tokens(kind), cap.key_tokens(kind),
+                                        head=0, combine=settings.combine, hide=hidden_tokens(cap, settings))
 
     col1, col2, col3 = st.columns([2, 2, 1])
     options = [None, *range(len(q_tokens))]
@@ -54,7 +56,7 @@ def render(cap: Capture, settings: Settings) -> None:
 
     what = f"H{head}" if not combined else f"{settings.combine}_of_heads"
     title = (f"{cap.model_name} {kind} layer {layer} "
-             + (f"head {head}" if not combined else f"{settings.combine} of {att.shape[1]} heads"))
+             + (f"head {head}" if not combined else f"{settings.combine} of {n_heads} heads"))
     fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
                             highlight=highlight)
     show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")

@@ -24,16 +24,16 @@ MAX_ALL_LINES = COMPACT_FROM
 
 def render(cap: Capture, settings: Settings) -> None:
     kind = choose_kind(cap)
-    att = cap.attentions[kind]
-    n_layers, n_heads = att.shape[:2]
-    hide = hidden_tokens(settings)
+    n_layers, n_heads = cap.shape(kind)[:2]
+    hide = hidden_tokens(cap, settings)
     col1, col2 = st.columns([1, 2])
     layer = index_slider(col1, "Layer", n_layers, "layer")
     if "lines_heads" not in st.session_state or any(h >= n_heads for h in st.session_state["lines_heads"]):
         st.session_state["lines_heads"] = list(range(n_heads))
     heads = col2.multiselect("Heads", list(range(n_heads)), key="lines_heads", format_func=lambda h: f"H{h}")
 
-    weights, q_tokens, k_tokens = hide_tokens(att[layer], cap.query_tokens(kind), cap.key_tokens(kind), hide)
+    weights, q_tokens, k_tokens = hide_tokens(cap.layer(kind, layer), cap.query_tokens(kind), cap.key_tokens(kind),
+                                              hide)  # (heads, Q, K): the one layer drawn
     many = max(len(q_tokens), len(k_tokens)) > MAX_ALL_LINES
     options = list(range(len(q_tokens))) if many else [None, *range(len(q_tokens))]
     if st.session_state.get("lines_token") not in options:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from model import Capture
 from ui.controls import choose_kind, clamp_state, explain, hidden_tokens
 from ui.figure import show
 from ui.settings import Settings
-from viz.grid import MAX_CELLS, model_view_figure
+from viz.grid import MAX_CELLS, model_view_figure, thumbnails
 from viz.matrix_ops import hide_tokens
 
 EXPLANATION = f"""
@@ -31,11 +32,30 @@ def open_in_head_view() -> None:
     st.session_state["view"] = "Head view"
 
 
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def hidden_thumbnails(model_name: str, text: str, kind: str, hide: frozenset[str], _cap: Capture) -> np.ndarray:
+    """Thumbnails without the ``hide`` tokens (rows renormalised), pooled one layer at a time.
+
+    Keyed like ``get_capture`` (``_cap`` is that capture), so moving a widget does not pool them again.
+    """
+    q_tokens, k_tokens = _cap.query_tokens(kind), _cap.key_tokens(kind)
+    thumbs = np.concatenate([thumbnails(hide_tokens(layer, q_tokens, k_tokens, hide)[0][None], MAX_CELLS)
+                             for layer in _cap.layers(kind)])  # (L, H, q', k')
+    thumbs.flags.writeable = False  # shared by every session
+    return thumbs
+
+
+def view_thumbnails(cap: Capture, settings: Settings, kind: str) -> np.ndarray:
+    """uint8 ``[layers, heads, q, k]`` thumbnails: the capture's own, or pooled without the hidden tokens."""
+    hide = hidden_tokens(cap, settings)
+    if not hide:
+        return cap.thumbnails(kind)
+    return hidden_thumbnails(settings.model_name, settings.text, kind, hide, cap)
+
+
 def render(cap: Capture, settings: Settings) -> None:
     kind = choose_kind(cap)
-    att, _, _ = hide_tokens(cap.attentions[kind], cap.query_tokens(kind), cap.key_tokens(kind),
-                            hidden_tokens(settings))
-    n_layers, n_heads = att.shape[:2]
+    n_layers, n_heads = cap.shape(kind)[:2]
     clamp_state("layer", 0, n_layers - 1)
     clamp_state("head", 0, n_heads - 1)
     if "grid_layer" not in st.session_state or st.session_state["grid_layer"] >= n_layers:
@@ -48,7 +68,8 @@ def render(cap: Capture, settings: Settings) -> None:
     head = col2.selectbox("Head", range(n_heads), key="grid_head", format_func=lambda i: f"H{i}")
     col3.button(f"Open L{layer} H{head} in the head view", on_click=open_in_head_view, key="grid_open")
 
-    fig = model_view_figure(att, title=f"{cap.model_name} {kind}: {n_layers} layers x {n_heads} heads",
+    fig = model_view_figure(view_thumbnails(cap, settings, kind),
+                            title=f"{cap.model_name} {kind}: {n_layers} layers x {n_heads} heads",
                             colorscale=settings.colorscale, selected=(layer, head))
     show(fig, f"{cap.model_name}_model_view_{kind}", key="model_view_chart")
     explain(EXPLANATION)

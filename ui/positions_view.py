@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from model import Capture
 from model.ablation import align_shuffled, max_gap, reorder, shuffle_words
 from model.statistics import offset_profile, position_similarity
-from model.transformer import Transformer, sinusoidal_table
+from model.transformer import sinusoidal_table
 from ui.controls import choose_kind, explain, layer_head
 from ui.figure import show
 from ui.settings import Settings
@@ -33,17 +34,9 @@ token embeddings are its only clue to order.
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def model_table(model_name: str) -> tuple[object, str]:
-    """The model's positional vectors over every position it has, and how they were made."""
-    model = get_model(model_name)
-    if isinstance(model.net, Transformer):
-        table = model.net.embeddings.position_table()
-        positional = model.net.cfg.positional
-    else:  # a Hugging Face checkpoint: its position embedding module, where it has one
-        path = getattr(getattr(model, "family", None), "positions", None)
-        table = model.net.get_submodule(path).weight if path else None
-        positional = "learned"
-    return (None if table is None else table.detach().float().numpy()), positional
+def model_table(model_name: str) -> tuple[np.ndarray | None, str]:
+    """The model's positional vectors over every position it has (None without a table), and how they were made."""
+    return get_model(model_name).position_table()
 
 
 def vectors_source(cap: Capture, settings: Settings) -> tuple[object, list[str] | None, str]:
@@ -83,18 +76,19 @@ def render_similarity(vectors, tokens: list[str] | None, title: str, name: str) 
 
 
 def render_offsets(cap: Capture, settings: Settings, kind: str) -> None:
-    att = cap.attentions[kind]
-    longest = max(1, max(att.shape[-2:]) - 1)
+    n_queries, n_keys = cap.shape(kind)[2:]
+    longest = max(1, max(n_queries, n_keys) - 1)
     width = st.slider("Offsets shown (±)", 1, longest, min(10, longest), key="pos_offset_width") if longest > 1 else 1
     keep = None
-    if att.shape[-1] == att.shape[-2]:
-        specials = get_model(settings.model_name).special_tokens
+    if n_queries == n_keys:
         drop = st.checkbox("Leave out special tokens ([CLS], [SEP]): at the far offsets they are all there is",
                            value=True, key="pos_offset_specials")
-        keep = [not (drop and t in specials) for t in cap.query_tokens(kind)]
+        keep = [not (drop and t in cap.special_tokens) for t in cap.query_tokens(kind)]
         if not any(keep):
             keep = None
-    offsets, profile = offset_profile(att, width, keep)
+    # one layer at a time: each gives its heads' profiles [heads, offsets]
+    profiles = [offset_profile(layer, width, keep) for layer in cap.layers(kind)]
+    offsets, profile = profiles[0][0], np.stack([p for _, p in profiles])  # (layers, heads, offsets)
     fig = offset_profile_heatmap(offsets, profile, colorscale=settings.colorscale,
                                  title=f"{cap.model_name} {kind}: mean weight by offset key - query")
     show(fig, f"{cap.model_name}_offsets_{kind}", key="pos_offsets_chart")
@@ -105,9 +99,8 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
     if cap.positions is None:
         st.caption((cap.positions_note or f"{cap.model_name} adds no positional vectors.")
                    + " Zeroing them changes nothing here.")
-    kind = "decoder" if "encoder" not in cap.attentions else "encoder"
-    att = cap.attentions[kind]
-    layer, head = layer_head(att)
+    kind = "decoder" if "encoder" not in cap.kinds else "encoder"
+    layer, head = layer_head(cap.shape(kind))
     seed = st.number_input("Shuffle seed", 0, 10_000, 0, key="pos_seed")
     shuffled, order = shuffle_words(settings.text, int(seed))
     st.caption(f"Shuffled words (seed {seed}): {shuffled}")
@@ -115,14 +108,14 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
     mixed = get_capture(settings.model_name, shuffled)
     idx = align_shuffled(get_model(settings.model_name).codec, settings.text, shuffled, order)
     tokens = cap.tokens
-    panels = [Panel(att[layer, head], tokens, tokens, "original"),
-              Panel(zeroed.attentions[kind][layer, head], tokens, tokens, "positions zeroed")]
+    panels = [Panel(cap.head(kind, layer, head), tokens, tokens, "original"),
+              Panel(zeroed.head(kind, layer, head), tokens, tokens, "positions zeroed")]
     if idx is None:
         st.caption("The shuffled sentence does not tokenise word for word like the original "
                    "(e.g. it was cut at the model's length), so it is shown in its own order.")
-        panels.append(Panel(mixed.attentions[kind][layer, head], mixed.tokens, mixed.tokens, "words shuffled"))
+        panels.append(Panel(mixed.head(kind, layer, head), mixed.tokens, mixed.tokens, "words shuffled"))
     else:
-        panels.append(Panel(reorder(mixed.attentions[kind][layer, head], idx), tokens, tokens,
+        panels.append(Panel(reorder(mixed.head(kind, layer, head), idx), tokens, tokens,
                             "words shuffled, put back in order"))
     name = f"{cap.model_name}_L{layer}_H{head}_{kind}"
     show(compare_figure(panels, colorscale=settings.colorscale,
@@ -130,7 +123,8 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
          f"{name}_ablation", key="pos_ablation_chart")
     if idx is not None:
         both = get_capture(settings.model_name, shuffled, zero_positions=True)
-        gap = max_gap(zeroed.attentions[kind], reorder(both.attentions[kind], idx))
+        # every layer and head, one layer of each at a time
+        gap = max(max_gap(a, reorder(b, idx)) for a, b in zip(zeroed.layers(kind), both.layers(kind), strict=True))
         st.caption(f"With positions zeroed, the shuffled sentence's attention put back in order differs from the "
                    f"unshuffled one by at most {gap:.1e} over every layer and head: the same pattern, permuted.")
 

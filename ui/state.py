@@ -38,13 +38,9 @@ def get_model(name: str) -> LoadedModel:
 
 
 # Shared, not copied: st.cache_data would pickle a Capture on a miss and unpickle a private copy on
-# every rerun of every session (~90 MB and ~0.2 s each at 510 tokens). Its arrays are made read-only
-# so no view can change what another session sees. At ~90 MB a 510-token Capture, 8 entries bound the
-# cache below 1 GB; an hour idle frees them.
+# every rerun of every session. A Capture keeps its arrays read-only itself, so no view can change what
+# another session sees, and keeps per-head queries, keys and values (plus 8-bit thumbnails), not every
+# weight: a 510-token MiniLM capture is ~15 MB, so 8 entries stay near 120 MB; an hour idle frees them.
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner="Running the model...")
 def get_capture(name: str, text: str, target: str | None = None, zero_positions: bool = False) -> Capture:
-    cap = capture(get_model(name), text, target, zero_positions=zero_positions)
-    for a in [*cap.attentions.values(), *(a for qkv in cap.qkv.values() for a in qkv.values()), cap.positions]:
-        if a is not None:
-            a.flags.writeable = False
-    return cap
+    return capture(get_model(name), text, target, zero_positions=zero_positions)

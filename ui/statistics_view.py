@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -41,20 +42,33 @@ through the layers: each layer's heads averaged, the residual connection added a
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sentence_statistics(model_name: str, text: str, kind: str) -> pd.DataFrame:
+    """One row per head, computed one layer at a time (each head's measures need only its own weights)."""
     cap = get_capture(model_name, text)
-    return head_statistics(cap.attentions[kind], cap.query_tokens(kind), cap.key_tokens(kind),
-                           self_attention=kind != "cross")
+    q_tokens, k_tokens = cap.query_tokens(kind), cap.key_tokens(kind)
+    frames = [head_statistics(att[None], q_tokens, k_tokens, self_attention=kind != "cross").assign(layer=layer)
+              for layer, att in enumerate(cap.layers(kind))]  # att: (heads, Q, K)
+    return pd.concat(frames, ignore_index=True)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def sentence_similarity(model_name: str, text: str, kind: str):
-    return head_similarity(get_capture(model_name, text).attentions[kind])
+# Shared, not copied (st.cache_resource): the result is read-only. The similarity of every pair of heads needs
+# every head's weights at once, the one place this view stacks them: [layers, heads, Q, K], once per sentence.
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def sentence_similarity(model_name: str, text: str, kind: str) -> np.ndarray:
+    sim = head_similarity(np.stack(list(get_capture(model_name, text).layers(kind))))
+    sim.flags.writeable = False
+    return sim
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def sentence_rollout(model_name: str, text: str, kind: str):
-    """Rollout after every layer, computed once per sentence: moving the layer slider only picks one."""
-    return attention_rollout(get_capture(model_name, text).attentions[kind])
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def sentence_rollout(model_name: str, text: str, kind: str) -> np.ndarray:
+    """Rollout after every layer, computed once per sentence: moving the layer slider only picks one.
+
+    Rollout reads only each layer's mean over heads, taken one layer at a time.
+    """
+    means = np.stack([att.mean(axis=0) for att in get_capture(model_name, text).layers(kind)])  # (L, T, T)
+    rollout = attention_rollout(means[:, None])  # one "head" a layer: the mean
+    rollout.flags.writeable = False
+    return rollout
 
 
 def columns_for(kind: str) -> list[str]:
@@ -66,9 +80,12 @@ def open_head(layer: int, head: int, kind: str) -> None:
     st.session_state.update(layer=layer, head=head, kind=kind, view="Head view")
 
 
-def choose_head(att, kind: str) -> tuple[int, int]:
-    """A head picker on the shared layer / head state, with a button that opens it in the head view."""
-    n_layers, n_heads = att.shape[:2]
+def choose_head(shape: tuple[int, ...], kind: str) -> tuple[int, int]:
+    """A head picker on the shared layer / head state, with a button that opens it in the head view.
+
+    ``shape`` starts ``(layers, heads)``.
+    """
+    n_layers, n_heads = shape[:2]
     current = st.session_state.get("layer", 0) * n_heads + st.session_state.get("head", 0)
     options = list(range(n_layers * n_heads))
     if st.session_state.get("stats_head") not in options:
@@ -87,7 +104,7 @@ def render_table(cap: Capture, settings: Settings, kind: str) -> None:
     table = stats[["layer", "head", *cols]].rename(columns=STAT_LABELS)
     st.dataframe(colour_table(table, [STAT_LABELS[c] for c in cols]), hide_index=True, width="stretch",
                  height=380, key="stats_table")
-    layer, head = choose_head(cap.attentions[kind], kind)
+    layer, head = choose_head(cap.shape(kind), kind)
     col1, col2 = st.columns(2)
     x = col1.selectbox("x", cols, index=cols.index("distance") if "distance" in cols else cols.index("confidence"),
                        format_func=STAT_LABELS.get, key="stats_x")
@@ -98,9 +115,8 @@ def render_table(cap: Capture, settings: Settings, kind: str) -> None:
 
 
 def render_alike(cap: Capture, settings: Settings, kind: str) -> None:
-    att = cap.attentions[kind]
-    n_layers, n_heads = att.shape[:2]
-    layer, head = choose_head(att, kind)
+    n_layers, n_heads = cap.shape(kind)[:2]
+    layer, head = choose_head(cap.shape(kind), kind)
     sim = sentence_similarity(settings.model_name, settings.text, kind)
     n_clusters = st.slider("Clusters", 1, min(20, n_layers * n_heads), min(8, n_layers * n_heads),
                            key="stats_clusters")
@@ -120,13 +136,12 @@ def render_alike(cap: Capture, settings: Settings, kind: str) -> None:
 
 
 def render_rollout(cap: Capture, settings: Settings, kind: str) -> None:
-    att = cap.attentions[kind]
-    if att.shape[-1] != att.shape[-2]:
+    n_layers, _, n_queries, n_keys = cap.shape(kind)
+    if n_queries != n_keys:
         st.info("Rollout follows self-attention through the layers of one stack: choose encoder or decoder "
                 "self-attention.")
         return
     rollout = sentence_rollout(settings.model_name, settings.text, kind)
-    n_layers = att.shape[0]
     st.session_state.setdefault("stats_rollout_layer", n_layers - 1)
     layer = index_slider(st, "After layer", n_layers, "stats_rollout_layer")
     tokens = cap.query_tokens(kind)

@@ -27,7 +27,7 @@ Encoder and decoder self-attention are in the other views (pick the attention ki
 
 
 def not_a_translation(cap: Capture) -> bool:
-    if "cross" in cap.attentions and cap.target_tokens is not None and len(cap.target_tokens) >= 2:
+    if "cross" in cap.kinds and cap.target_tokens is not None and len(cap.target_tokens) >= 2:
         return False
     st.info(f"{cap.model_name} writes no output: this view is for an encoder-decoder. "
             "Pick the translator in the sidebar's Model menu.")
@@ -38,8 +38,8 @@ def render(cap: Capture, settings: Settings) -> None:
     if not_a_translation(cap):
         return
     out_tokens = written_tokens(cap.target_tokens)
-    cross = alignment_rows(cap.attentions["cross"], cap.target_tokens)  # (L, H, steps, S)
-    n_layers, n_heads, n_steps = cross.shape[:3]
+    n_layers, n_heads = cap.shape("cross")[:2]
+    n_steps = len(out_tokens)
 
     st.markdown("**Output**")
     st.code(cap.output_text or "", language=None)
@@ -56,7 +56,8 @@ def render(cap: Capture, settings: Settings) -> None:
         step = st.slider("Output step", 1, n_steps, key="translation_step",
                          help="Which output token to follow: the row outlined in the alignment.")
     row = step - 1
-    mean = head_mean(cross[layer])  # (steps, S)
+    cross = alignment_rows(cap.layer("cross", layer), cap.target_tokens)  # (H, steps, S): the layer shown
+    mean = head_mean(cross)  # (steps, S)
     written = out_tokens[row]
     so_far = "".join(out_tokens[:row])
     st.markdown(f"Step {step} of {n_steps}: after `{so_far or '<s>'}` the decoder writes **`{written}`**.")
@@ -71,7 +72,7 @@ def render(cap: Capture, settings: Settings) -> None:
                          title=f"Step {step}: writing '{written}' looks at (layer {layer}, mean of heads)")
         show(bars, f"{cap.model_name}_L{layer}_step{step}_cross", key="translation_step_chart")
 
-    grid = alignment_grid(cross[layer], cap.tokens, out_tokens, colorscale=settings.colorscale,
+    grid = alignment_grid(cross, cap.tokens, out_tokens, colorscale=settings.colorscale,
                           title=f"Each head of layer {layer}")
     show(grid, f"{cap.model_name}_L{layer}_heads_cross_alignment", key="translation_heads_chart")
     explain(EXPLANATION)

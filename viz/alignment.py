@@ -13,8 +13,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.heatmaps import validate_matrix
-from viz.labels import axis_ticks, escape, position_labels
+from viz.heatmaps import (
+    heatmap_figure,
+    heatmap_height,
+    heatmap_trace,
+    title_style,
+    token_axis,
+    top_margin,
+    validate_matrix,
+)
+from viz.labels import axis_ticks, position_labels
 from viz.matrix_ops import combine_heads
 
 
@@ -38,14 +46,11 @@ def head_mean(cross_layer: np.ndarray) -> np.ndarray:
     return combine_heads(cross_layer, "mean")
 
 
-def _heatmap(w: np.ndarray, source_tokens: list[str], output_tokens: list[str], colorscale: str,
-             showscale: bool) -> go.Heatmap:
-    return go.Heatmap(
-        z=w, x=position_labels(source_tokens), y=position_labels(output_tokens),
-        colorscale=colorscale, zmin=0.0, zmax=1.0, showscale=showscale,
-        colorbar={"title": {"text": "attention"}} if showscale else None,
-        hovertemplate="writing %{y}<br>looks at %{x}<br>weight %{z:.3f}<extra></extra>",
-    )
+def _trace(w: np.ndarray, source_tokens: list[str], output_tokens: list[str], colorscale: str,
+           showscale: bool) -> go.Heatmap:
+    return heatmap_trace(w, output_tokens, source_tokens, rows="writing", cols="looks at", colorscale=colorscale,
+                         zmin=0.0, zmax=1.0, showscale=showscale,
+                         colorbar_title="attention" if showscale else None)
 
 
 def alignment_heatmap(weights: np.ndarray, source_tokens: list[str], output_tokens: list[str], *,
@@ -53,14 +58,10 @@ def alignment_heatmap(weights: np.ndarray, source_tokens: list[str], output_toke
     """One ``[steps, source]`` alignment; ``highlight`` outlines one step's row."""
     w = validate_matrix(weights, output_tokens, source_tokens)
     n_steps, n_source = w.shape
-    fig = go.Figure(_heatmap(w, source_tokens, output_tokens, colorscale, showscale=True))
-    fig.update_layout(
-        # The source ticks sit on top, so the title goes to the very top of the figure, above them.
-        title={"text": escape(title), "y": 0.99, "yref": "container", "yanchor": "top"} if title else None,
-        xaxis={"title": {"text": "source token"}, "side": "top", "tickangle": -60, **axis_ticks(source_tokens)},
-        yaxis={"title": {"text": "output token written"}, "autorange": "reversed", **axis_ticks(output_tokens)},
-        margin={"l": 80, "r": 20, "t": 150 if title else 110, "b": 20},
-        height=max(360, min(800, 26 * n_steps + 180)),
+    fig = heatmap_figure(
+        _trace(w, source_tokens, output_tokens, colorscale, showscale=True), title=title, ticks_on_top=True,
+        xaxis=token_axis(source_tokens, "source token", tickangle=-60),
+        yaxis=token_axis(output_tokens, "output token written"),
     )
     if highlight is not None:
         if not 0 <= highlight < n_steps:
@@ -81,15 +82,14 @@ def alignment_grid(cross_layer: np.ndarray, source_tokens: list[str], output_tok
                         horizontal_spacing=0.03)
     for h in range(n_heads):
         w = validate_matrix(a[h], output_tokens, source_tokens)
-        fig.add_trace(_heatmap(w, source_tokens, output_tokens, colorscale, showscale=h == n_heads - 1),
+        fig.add_trace(_trace(w, source_tokens, output_tokens, colorscale, showscale=h == n_heads - 1),
                       row=1, col=h + 1)
-        fig.update_xaxes(tickangle=-60, **axis_ticks(source_tokens), row=1, col=h + 1)
-        fig.update_yaxes(autorange="reversed", **axis_ticks(output_tokens), showticklabels=h == 0,
-                         row=1, col=h + 1)
+        fig.update_xaxes(token_axis(source_tokens, tickangle=-60), row=1, col=h + 1)
+        fig.update_yaxes(token_axis(output_tokens, autorange="reversed", showticklabels=h == 0), row=1, col=h + 1)
     fig.update_layout(
-        title={"text": escape(title)} if title else None,
-        margin={"l": 60, "r": 20, "t": 90 if title else 50, "b": 20},
-        height=max(320, min(700, 22 * a.shape[1] + 200)),
+        title=title_style(title),
+        margin={"l": 60, "r": 20, "t": top_margin(title, subplot_titles=True), "b": 60},
+        height=heatmap_height(a.shape[1]),
     )
     return fig
 
@@ -107,7 +107,7 @@ def step_bars(weights: np.ndarray, source_tokens: list[str], written: str, step:
         hovertemplate="%{x}<br>weight %{y:.3f}<extra></extra>",
     ))
     fig.update_layout(
-        title={"text": escape(title or f"step {step}: writing '{written}'")},
+        title=title_style(title or f"step {step}: writing '{written}'"),
         xaxis={"title": {"text": "source token"}, "tickangle": -60, **axis_ticks(source_tokens)},
         yaxis={"title": {"text": "attention"}, "range": [0, 1]},
         margin={"l": 60, "r": 20, "t": 60, "b": 20},

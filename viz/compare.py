@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.heatmaps import validate_matrix
-from viz.labels import axis_ticks, escape, position_labels
+from viz.heatmaps import heatmap_height, heatmap_trace, title_style, token_axis, top_margin, validate_matrix
+from viz.labels import escape
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,8 @@ class Panel:
     title: str
 
 
-def _heatmap(z: np.ndarray, q_tokens: list[str], k_tokens: list[str], coloraxis: str, what: str) -> go.Heatmap:
-    return go.Heatmap(
-        z=z, x=position_labels(k_tokens), y=position_labels(q_tokens), coloraxis=coloraxis,
-        hovertemplate="query %{y}<br>key %{x}<br>" + what + " %{z:.3f}<extra></extra>",
-    )
+def _trace(z: np.ndarray, q_tokens: list[str], k_tokens: list[str], coloraxis: str, what: str) -> go.Heatmap:
+    return heatmap_trace(z, q_tokens, k_tokens, value=what, coloraxis=coloraxis)
 
 
 def compare_figure(panels: list[Panel], *, difference: bool = True, colorscale: str = "Blues",
@@ -49,22 +46,22 @@ def compare_figure(panels: list[Panel], *, difference: bool = True, colorscale: 
         titles.append(escape(f"difference: {panels[1].title} - {panels[0].title}"))
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.06)
     for i, (p, z) in enumerate(zip(panels, mats, strict=True)):
-        fig.add_trace(_heatmap(z, p.query_tokens, p.key_tokens, "coloraxis", "weight"), row=1, col=i + 1)
+        fig.add_trace(_trace(z, p.query_tokens, p.key_tokens, "coloraxis", "weight"), row=1, col=i + 1)
     if difference:
         diff = mats[1] - mats[0]
-        fig.add_trace(_heatmap(diff, panels[0].query_tokens, panels[0].key_tokens, "coloraxis2", "change"),
+        fig.add_trace(_trace(diff, panels[0].query_tokens, panels[0].key_tokens, "coloraxis2", "change"),
                       row=1, col=len(titles))
     for i, p in enumerate(panels + ([panels[0]] if difference else [])):
-        fig.update_xaxes(row=1, col=i + 1, side="bottom", tickangle=-60, **axis_ticks(p.key_tokens))
-        fig.update_yaxes(row=1, col=i + 1, autorange="reversed", **axis_ticks(p.query_tokens))
+        fig.update_xaxes(token_axis(p.key_tokens, side="bottom", tickangle=-60), row=1, col=i + 1)
+        fig.update_yaxes(token_axis(p.query_tokens, autorange="reversed"), row=1, col=i + 1)
     cmax = max(float(z.max()) for z in mats) if any(z.size for z in mats) else 1.0
     bar = {"title": {"text": "weight"}, "x": 1.0}
     fig.update_layout(
         coloraxis={"colorscale": colorscale, "cmin": 0.0, "cmax": cmax or 1.0,
                    "colorbar": {**bar, "len": 0.45, "y": 0.75} if difference else bar},
-        title={"text": escape(title)} if title else None,
-        height=max(420, min(900, 18 * max(len(p.query_tokens) for p in panels) + 200)),
-        margin={"l": 70, "r": 20, "t": 90 if title else 60, "b": 80},
+        title=title_style(title),
+        height=heatmap_height(max(len(p.query_tokens) for p in panels)),
+        margin={"l": 70, "r": 20, "t": top_margin(title, subplot_titles=True), "b": 80},
     )
     if difference:
         fig.update_layout(coloraxis2={

@@ -3,7 +3,8 @@
 The grid is a single heatmap image: head ``h`` spans x in ``[h - 0.5, h + 0.5]`` and
 layer ``l`` spans y in ``[l - 0.5, l + 0.5]``, so the axes' integer ticks label
 panels L0.. and H0.. and hover rounds to the panel under the pointer. Each
-thumbnail is pooled to at most ``max_cells`` cells a side (a thumbnail about
+thumbnail is pooled to at most ``max_cells`` cells a side (or arrives pooled, as
+``Capture.thumbnails`` keeps them) (a thumbnail about
 100 px wide cannot show more) and sent as 8-bit values, which Plotly serialises
 as a base64 typed array: ~220 kB for 6 x 12 heads, whatever the sentence length.
 One image with drawn gaps was measured lighter than 72 subplots (fewer bytes,
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.labels import escape
+from viz.heatmaps import title_style
 from viz.matrix_ops import downsample, quantise_u8
 
 MAX_CELLS = 48
@@ -43,9 +44,17 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
                       selected: tuple[int, int] | None = None) -> go.Figure:
     """Every head of every layer as a thumbnail sharing one colour scale (0..1 of attention).
 
+    ``attentions`` is float weights ``[layers, heads, queries, keys]``, pooled here, or thumbnails
+    already pooled and quantised (uint8, 255 = weight 1, e.g. ``Capture.thumbnails``), drawn as they are.
     ``selected`` = ``(layer, head)`` outlines that panel.
     """
-    thumbs = thumbnails(attentions, max_cells, pool)
+    att = np.asarray(attentions)
+    if att.dtype == np.uint8:
+        if att.ndim != 4 or att.size == 0:
+            raise ValueError(f"thumbnails are a non-empty [layers, heads, q, k], got shape {att.shape}")
+        thumbs = att
+    else:
+        thumbs = thumbnails(att, max_cells, pool)
     n_layers, n_heads, cq, ck = thumbs.shape
     fig = go.Figure(go.Heatmap(
         z=tile(thumbs),
@@ -70,7 +79,7 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
         shapes.append({"type": "rect", "x0": h - 0.5, "x1": h + 0.5, "y0": lay - 0.5, "y1": lay + 0.5,
                        "line": {"color": "crimson", "width": 3}})
     fig.update_layout(
-        title={"text": escape(title)} if title else None,
+        title=title_style(title),
         shapes=shapes,
         xaxis={"tickmode": "array", "tickvals": list(range(n_heads)), "ticktext": [f"H{h}" for h in range(n_heads)],
                "side": "top", "showgrid": False, "zeroline": False, "range": [-0.5, n_heads - 0.5]},

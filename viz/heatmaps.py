@@ -1,24 +1,118 @@
-"""One attention head as a heatmap: queries down, keys across.
+"""The one heatmap factory every matrix figure is built with, and the head view's attention heatmap.
 
-Positions are the coordinates and tokens the tick text, so repeated tokens
-("the ... the") keep their own rows and columns.
+Every heatmap of tokens draws the same way:
+
+- positions are the coordinates (one unique category per position, ``"3 the"``), so repeated
+  tokens ("the ... the") keep their own rows and columns;
+- the escaped tokens are the tick text, a readable subset of them when there are too many
+  (``viz.labels.MAX_TICKS``), while the hover names every cell's tokens;
+- one height rule, ``heatmap_height(rows)``, and one title style, ``title_style(title)``.
+
+``heatmap_trace`` builds the trace (also for subplots: compare, alignment grid), ``token_axis``
+an axis, ``heatmap_figure`` a whole single-heatmap figure.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from viz.labels import axis_ticks, escape, position_labels
 
+ROW_PX = 22  # pixels a row gets while they fit between the bounds below
+FRAME_PX = 150  # title, ticks and margins around the rows
+MIN_HEIGHT, MAX_HEIGHT = 400, 900
+TOP_TICKS_PX = 110  # top margin that holds angled key ticks drawn above the plot
+TITLE_PX = 40  # what a title adds to the top margin
+SUBPLOT_TITLES_PX = 20  # what a row of subplot titles adds to it
 
-def validate_matrix(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str]) -> np.ndarray:
+
+def heatmap_height(n_rows: int) -> int:
+    """The height in pixels of every heatmap figure with ``n_rows`` rows."""
+    return int(max(MIN_HEIGHT, min(MAX_HEIGHT, ROW_PX * n_rows + FRAME_PX)))
+
+
+def title_style(title: str) -> dict | None:
+    """Every figure's title: escaped, at the very top of the figure, above ticks drawn on top."""
+    if not title:
+        return None
+    return {"text": escape(title), "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 10}}
+
+
+def top_margin(title: str, ticks_on_top: bool = False, subplot_titles: bool = False) -> int:
+    """Room above the plot for the ticks drawn there, the subplot titles and the title, where there are any."""
+    return ((TOP_TICKS_PX if ticks_on_top else 30) + (TITLE_PX if title else 0)
+            + (SUBPLOT_TITLES_PX if subplot_titles else 0))
+
+
+def validate_matrix(weights: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str]) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim != 2:
         raise ValueError(f"an attention matrix is 2-D, got shape {w.shape}")
     if w.shape != (len(query_tokens), len(key_tokens)):
         raise ValueError(f"matrix {w.shape} does not match {len(query_tokens)} queries x {len(key_tokens)} keys")
     return w
+
+
+def coordinates(tokens: Sequence[str] | None, n: int) -> list[str] | np.ndarray:
+    """An axis's coordinates: unique position labels of ``tokens``, or plain positions 0..n-1 without tokens."""
+    if tokens is None:
+        return np.arange(n)
+    if len(tokens) != n:
+        raise ValueError(f"{len(tokens)} tokens for {n} positions")
+    return position_labels(list(tokens))
+
+
+def token_axis(tokens: Sequence[str] | None = None, title: str = "", **extra) -> dict:
+    """Axis settings: escaped tokens as tick text (a readable subset when many), then ``extra``."""
+    axis: dict = {"title": {"text": escape(title)}} if title else {}
+    if tokens is not None:
+        axis.update(axis_ticks(list(tokens)))
+    axis.update(extra)
+    return axis
+
+
+def heatmap_trace(z: np.ndarray, row_tokens: Sequence[str] | None = None, col_tokens: Sequence[str] | None = None,
+                  *, rows: str = "query", cols: str = "key", value: str = "weight", x=None, y=None,
+                  hovertemplate: str | None = None, colorbar_title: str | None = None, **style) -> go.Heatmap:
+    """One heatmap trace of a 2-D ``z``: rows down, columns across.
+
+    Rows and columns are token positions (``row_tokens`` / ``col_tokens``; plain positions when
+    None) unless explicit coordinates ``x`` / ``y`` are given (head names, offsets). The hover reads
+    ``{rows} <row>``, ``{cols} <column>``, ``{value} <z>``. ``style`` goes to the trace as it is
+    (colorscale, zmin, zmax, zmid, coloraxis, showscale...); ``colorbar_title`` titles its colour bar.
+    """
+    m = np.asarray(z)
+    if m.ndim != 2:
+        raise ValueError(f"a heatmap is 2-D, got shape {m.shape}")
+    if hovertemplate is None:
+        hovertemplate = f"{rows} %{{y}}<br>{cols} %{{x}}<br>{value} %{{z:.3f}}<extra></extra>"
+    if colorbar_title is not None:
+        style["colorbar"] = {"title": {"text": escape(colorbar_title)}}
+    return go.Heatmap(
+        z=m,
+        x=coordinates(col_tokens, m.shape[1]) if x is None else x,
+        y=coordinates(row_tokens, m.shape[0]) if y is None else y,
+        hovertemplate=hovertemplate, **style,
+    )
+
+
+def heatmap_figure(trace: go.Heatmap, *, title: str = "", xaxis: dict | None = None, yaxis: dict | None = None,
+                   ticks_on_top: bool = False, margin: dict | None = None) -> go.Figure:
+    """A figure of one heatmap trace, rows top-down, in the shared title style and height rule."""
+    n_rows = np.asarray(trace.z).shape[0]
+    fig = go.Figure(trace)
+    fig.update_layout(
+        title=title_style(title),
+        xaxis={**(xaxis or {}), **({"side": "top"} if ticks_on_top else {})},
+        yaxis={"autorange": "reversed", **(yaxis or {})},
+        margin={"l": 80, "r": 20, "t": top_margin(title, ticks_on_top), "b": 20 if ticks_on_top else 60,
+                **(margin or {})},
+        height=heatmap_height(n_rows),
+    )
+    return fig
 
 
 def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
@@ -32,21 +126,12 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
     key_tokens = query_tokens if key_tokens is None else key_tokens
     w = validate_matrix(weights, query_tokens, key_tokens)
     nq, nk = w.shape
-    fig = go.Figure(go.Heatmap(
-        z=w,
-        x=position_labels(key_tokens), y=position_labels(query_tokens),
-        colorscale=colorscale, zmin=0.0, zmax=zmax,
-        colorbar={"title": {"text": "attention"}},
-        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
-    ))
-    fig.update_layout(
-        # the title sits at the very top, above the key ticks, which are drawn on top too
-        title={"text": escape(title), "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 10}}
-        if title else None,
-        xaxis={"title": {"text": "key"}, "side": "top", "tickangle": -60, **axis_ticks(key_tokens)},
-        yaxis={"title": {"text": "query"}, "autorange": "reversed", **axis_ticks(query_tokens)},
-        margin={"l": 80, "r": 20, "t": 150 if title else 110, "b": 20},
-        height=max(400, min(900, 22 * nq + 150)),
+    fig = heatmap_figure(
+        heatmap_trace(w, query_tokens, key_tokens, colorscale=colorscale, zmin=0.0, zmax=zmax,
+                      colorbar_title="attention"),
+        title=title, ticks_on_top=True,
+        xaxis=token_axis(key_tokens, "key", tickangle=-60),
+        yaxis=token_axis(query_tokens, "query"),
     )
     if highlight is not None:
         if not 0 <= highlight < nq:

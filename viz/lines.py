@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.heatmaps import validate_matrix
+from viz.heatmaps import title_style, validate_matrix
 from viz.labels import escape
 
 HEAD_COLOURS = [
@@ -122,7 +122,7 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
     ))
     n = max(q_shown.size, k_shown.size)
     fig.update_layout(
-        title={"text": escape(title)} if title else None,
+        title=title_style(title),
         xaxis={"visible": False, "range": [-0.6, 1.6]},
         yaxis={"visible": False, "autorange": "reversed"},
         legend={"title": {"text": "heads"}},

@@ -1,7 +1,8 @@
 """Positional encodings as figures: the vectors, their similarity, chosen dimensions, offset profiles.
 
-Positions are numeric coordinates; tokens, when given, are tick text on a
-category axis of unique ``position_labels`` so that repeated tokens stay apart.
+Heatmaps come from ``viz.heatmaps``' one factory: tokens, when given, are tick text on a category
+axis of unique position labels so that repeated tokens stay apart; without tokens (a model's whole
+table) the positions are plain numbers.
 """
 
 from __future__ import annotations
@@ -9,16 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.labels import axis_ticks, escape, position_labels
-
-
-def _position_axis(n: int, tokens: list[str] | None) -> tuple[list | np.ndarray, dict]:
-    """Coordinates and axis settings: token labels when given, else plain position numbers."""
-    if tokens is None:
-        return np.arange(n), {"title": {"text": "position"}}
-    if len(tokens) != n:
-        raise ValueError(f"{len(tokens)} tokens for {n} positions")
-    return position_labels(tokens), {"title": {"text": "position"}, **axis_ticks(tokens)}
+from viz.heatmaps import heatmap_figure, heatmap_trace, title_style, token_axis
 
 
 def positions_heatmap(positions: np.ndarray, tokens: list[str] | None = None, *, title: str = "") -> go.Figure:
@@ -26,20 +18,10 @@ def positions_heatmap(positions: np.ndarray, tokens: list[str] | None = None, *,
     p = np.asarray(positions, dtype=np.float32)
     if p.ndim != 2:
         raise ValueError(f"positional vectors are [positions, dims], got shape {p.shape}")
-    y, yaxis = _position_axis(p.shape[0], tokens)
-    fig = go.Figure(go.Heatmap(
-        z=p, x=np.arange(p.shape[1]), y=y, colorscale="RdBu", zmid=0.0, reversescale=True,
-        colorbar={"title": {"text": "value"}},
-        hovertemplate="position %{y}<br>dimension %{x}<br>value %{z:.3f}<extra></extra>",
-    ))
-    fig.update_layout(
-        title={"text": escape(title)} if title else None,
-        xaxis={"title": {"text": "dimension"}},
-        yaxis={**yaxis, "autorange": "reversed"},
-        height=max(350, min(800, 14 * p.shape[0] + 150)),
-        margin={"l": 80, "r": 20, "t": 60 if title else 30, "b": 40},
-    )
-    return fig
+    trace = heatmap_trace(p, tokens, rows="position", cols="dimension", value="value",
+                          colorscale="RdBu", zmid=0.0, reversescale=True, colorbar_title="value")
+    return heatmap_figure(trace, title=title, xaxis=token_axis(None, "dimension"),
+                          yaxis=token_axis(tokens, "position"))
 
 
 def similarity_heatmap(sim: np.ndarray, tokens: list[str] | None = None, *, metric: str = "cosine",
@@ -48,20 +30,12 @@ def similarity_heatmap(sim: np.ndarray, tokens: list[str] | None = None, *, metr
     s = np.asarray(sim, dtype=np.float32)
     if s.ndim != 2 or s.shape[0] != s.shape[1]:
         raise ValueError(f"a similarity matrix is square, got shape {s.shape}")
-    axis, ticks = _position_axis(s.shape[0], tokens)
     bounds = {"zmin": -1.0, "zmax": 1.0} if metric == "cosine" else {"zmid": 0.0}
-    fig = go.Figure(go.Heatmap(
-        z=s, x=axis, y=axis, colorscale="RdBu", reversescale=True, **bounds,
-        colorbar={"title": {"text": metric}},
-        hovertemplate="position %{y}<br>position %{x}<br>" + metric + " %{z:.3f}<extra></extra>",
-    ))
-    fig.update_layout(
-        title={"text": escape(title)} if title else None,
-        xaxis={**ticks, "scaleanchor": "y", "constrain": "domain"},
-        yaxis={**ticks, "autorange": "reversed", "constrain": "domain"},
-        height=600, margin={"l": 80, "r": 20, "t": 60 if title else 30, "b": 40},
-    )
-    return fig
+    trace = heatmap_trace(s, tokens, tokens, rows="position", cols="position", value=metric,
+                          colorscale="RdBu", reversescale=True, colorbar_title=metric, **bounds)
+    return heatmap_figure(trace, title=title,
+                          xaxis=token_axis(tokens, scaleanchor="y", constrain="domain"),
+                          yaxis=token_axis(tokens, constrain="domain"))
 
 
 def dimension_curves(positions: np.ndarray, dims: list[int], *, title: str = "") -> go.Figure:
@@ -79,7 +53,7 @@ def dimension_curves(positions: np.ndarray, dims: list[int], *, title: str = "")
         for d in dims
     ])
     fig.update_layout(
-        title={"text": escape(title)} if title else None,
+        title=title_style(title),
         xaxis={"title": {"text": "position"}}, yaxis={"title": {"text": "value"}},
         height=350, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 40},
     )
@@ -99,16 +73,8 @@ def offset_profile_heatmap(offsets: np.ndarray, profile: np.ndarray, *, title: s
         raise ValueError(f"profile {prof.shape} does not match {offs.shape[0]} offsets")
     L, H, _ = prof.shape
     rows = [f"L{layer} H{head}" for layer in range(L) for head in range(H)]
-    fig = go.Figure(go.Heatmap(
-        z=prof.reshape(L * H, -1), x=offs, y=rows, colorscale=colorscale, zmin=0.0,  # (L*H, offsets)
-        colorbar={"title": {"text": "mean weight"}},
-        hovertemplate="%{y}<br>offset %{x}<br>mean weight %{z:.3f}<extra></extra>",
-    ))
-    fig.update_layout(
-        title={"text": escape(title)} if title else None,
-        xaxis={"title": {"text": "offset (key - query)"}, "dtick": 1 if len(offs) <= 21 else None},
-        yaxis={"title": {"text": "head"}, "autorange": "reversed", "type": "category"},
-        height=max(350, min(1200, 12 * L * H + 120)),
-        margin={"l": 80, "r": 20, "t": 60 if title else 30, "b": 40},
-    )
-    return fig
+    trace = heatmap_trace(prof.reshape(L * H, -1), rows="head", cols="offset", value="mean weight", x=offs, y=rows,
+                          colorscale=colorscale, zmin=0.0, colorbar_title="mean weight")  # (L*H, offsets)
+    return heatmap_figure(trace, title=title,
+                          xaxis=token_axis(None, "offset (key - query)", dtick=1 if len(offs) <= 21 else None),
+                          yaxis=token_axis(None, "head", type="category"))

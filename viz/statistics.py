@@ -1,5 +1,7 @@
 """Head statistics as figures: a scatter of heads, a layer x head grid, mean and spread, similarity.
 
+The grid and the similarity matrix are heatmaps of ``viz.heatmaps``' one factory.
+
 Heads are named ``L{layer} H{head}`` everywhere.
 """
 
@@ -9,6 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from viz.heatmaps import heatmap_figure, heatmap_trace, title_style, token_axis
 from viz.labels import escape
 
 
@@ -42,7 +45,7 @@ def head_scatter(stats: pd.DataFrame, x: str, y: str, *, x_label: str | None = N
                 text=[head_name(*selected)], textposition="top center", name="chosen", hoverinfo="skip",
             ))
     fig.update_layout(
-        title={"text": escape(title)} if title else None, showlegend=False,
+        title=title_style(title), showlegend=False,
         xaxis={"title": {"text": escape(x_label or x)}}, yaxis={"title": {"text": escape(y_label or y)}},
         height=450, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 50},
     )
@@ -55,18 +58,11 @@ def head_grid(values: np.ndarray, *, title: str = "", colorbar: str = "", colors
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 2:
         raise ValueError(f"expected [layers, heads], got shape {v.shape}")
-    fig = go.Figure(go.Heatmap(
-        z=v, x=np.arange(v.shape[1]), y=np.arange(v.shape[0]), colorscale=colorscale,
-        texttemplate="%{z:" + text_format + "}", colorbar={"title": {"text": escape(colorbar)}},
-        hovertemplate="layer %{y} head %{x}<br>%{z:.3f}<extra></extra>",
-    ))
-    fig.update_layout(
-        title={"text": escape(title)} if title else None,
-        xaxis={"title": {"text": "head"}, "dtick": 1}, yaxis={"title": {"text": "layer"}, "dtick": 1,
-                                                              "autorange": "reversed"},
-        height=max(250, 40 * v.shape[0] + 120), margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 40},
-    )
-    return fig
+    trace = heatmap_trace(v, rows="layer", cols="head", value=escape(colorbar) or "value",
+                          x=np.arange(v.shape[1]), y=np.arange(v.shape[0]), colorscale=colorscale,
+                          texttemplate="%{z:" + text_format + "}", colorbar_title=colorbar)
+    return heatmap_figure(trace, title=title, xaxis=token_axis(None, "head", dtick=1),
+                          yaxis=token_axis(None, "layer", dtick=1), margin={"l": 60})
 
 
 def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, title: str = "") -> go.Figure:
@@ -82,7 +78,7 @@ def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, tit
         hovertemplate="%{x}<br>mean %{y:.3f}<extra></extra>",
     ))
     fig.update_layout(
-        title={"text": escape(title)} if title else None,
+        title=title_style(title),
         xaxis={"title": {"text": "head"}, "type": "category", "tickangle": -90},
         yaxis={"title": {"text": escape(label or stat)}},
         height=400, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 80},
@@ -97,18 +93,11 @@ def similarity_matrix(sim: np.ndarray, n_heads: int, order: np.ndarray | None = 
         raise ValueError(f"expected a square [layers*heads, layers*heads] matrix, got shape {s.shape}")
     idx = np.arange(s.shape[0]) if order is None else np.asarray(order)
     names = [head_name(int(i) // n_heads, int(i) % n_heads) for i in idx]
-    fig = go.Figure(go.Heatmap(
-        z=s[np.ix_(idx, idx)], x=names, y=names, colorscale="Viridis", zmin=0.0, zmax=1.0,
-        colorbar={"title": {"text": "cosine"}},
-        hovertemplate="%{y} ~ %{x}<br>cosine %{z:.3f}<extra></extra>",
-    ))
+    trace = heatmap_trace(s[np.ix_(idx, idx)], x=names, y=names, colorscale="Viridis", zmin=0.0, zmax=1.0,
+                          hovertemplate="%{y} ~ %{x}<br>cosine %{z:.3f}<extra></extra>", colorbar_title="cosine")
     ticks = {"type": "category", "tickfont": {"size": 8}}
-    fig.update_layout(
-        title={"text": escape(title)} if title else None,
-        xaxis={**ticks, "tickangle": -90}, yaxis={**ticks, "autorange": "reversed"},
-        height=650, margin={"l": 70, "r": 20, "t": 60 if title else 30, "b": 70},
-    )
-    return fig
+    return heatmap_figure(trace, title=title, xaxis={**ticks, "tickangle": -90}, yaxis=ticks,
+                          margin={"l": 70, "b": 70})
 
 
 def colour_table(frame: pd.DataFrame, columns: list[str], *, rgb: tuple[int, int, int] = (33, 113, 181),
