@@ -21,6 +21,7 @@ from model.types import Adapter, Point, ScoreForm
 
 OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q|k|v|pattern)$")
 OUR_POSITIONS = "embeddings.hook_positions"
+OUR_OUTPUTS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.out$")
 
 
 def per_head(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -82,6 +83,17 @@ class TransformerAdapter(Adapter):
         table = net.embeddings.position_table()
         return None if table is None else table.detach().float().cpu().numpy()
 
+    def head_outputs(self, net: nn.Module) -> dict[str, tuple[str, int]]:
+        found = {}
+        for name, _ in net.named_modules():
+            if m := OUR_OUTPUTS.match(name):
+                stack, layer, attn = m.groups()
+                found[name] = ("cross" if attn == "cross_attn" else stack, int(layer))
+        return found
+
+    def output(self, net: nn.Module, result: Any) -> torch.Tensor:
+        return result  # hidden states of an encoder, logits of a decoder
+
 
 class HFAdapter(Adapter):
     """A ``transformers`` model: hooks on its q/k/v projection modules, named by regex over module paths.
@@ -94,6 +106,7 @@ class HFAdapter(Adapter):
     attention = ""
     projections: tuple[str, ...] = ()
     positions: str | None = None  # module path of the position embedding
+    output_projection = ""  # regex over module paths, the same groups as ``attention``
     causal = False
 
     def __init__(self, config: Any) -> None:
@@ -134,12 +147,20 @@ class HFAdapter(Adapter):
             return None
         return net.get_submodule(self.positions).weight.detach().float().cpu().numpy()
 
+    def head_outputs(self, net: nn.Module) -> dict[str, tuple[str, int]]:
+        return {name: self.kind_layer(m) for name, _ in net.named_modules()
+                if (m := re.match(self.output_projection, name))}
+
+    def output(self, net: nn.Module, result: Any) -> torch.Tensor:
+        return result.last_hidden_state
+
 
 class BertAdapter(HFAdapter):
     arch = "encoder"
     attention = r"^encoder\.layer\.(\d+)\.attention\.self$"
     projections = ("query", "key", "value")
     positions = "embeddings.position_embeddings"
+    output_projection = r"^encoder\.layer\.(\d+)\.attention\.output\.dense$"
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
@@ -149,6 +170,7 @@ class BertAdapter(HFAdapter):
 class DistilBertAdapter(BertAdapter):
     attention = r"^transformer\.layer\.(\d+)\.attention$"
     projections = ("q_lin", "k_lin", "v_lin")
+    output_projection = r"^transformer\.layer\.(\d+)\.attention\.out_lin$"
 
 
 class GPT2Adapter(HFAdapter):
@@ -156,6 +178,7 @@ class GPT2Adapter(HFAdapter):
     attention = r"^h\.(\d+)\.attn$"
     projections = ("c_attn",)
     positions = "wpe"
+    output_projection = r"^h\.(\d+)\.attn\.c_proj$"
     causal = True
 
     def __init__(self, config: Any) -> None:
@@ -163,11 +186,16 @@ class GPT2Adapter(HFAdapter):
         d_head = int(config.hidden_size) // self.n_heads
         self.scale = 1.0 / math.sqrt(d_head) if getattr(config, "scale_attn_weights", True) else 1.0
 
+    def output(self, net: nn.Module, result: Any) -> torch.Tensor:
+        # GPT2Model has no head of its own: its language-model head is the token embedding, tied
+        return result.last_hidden_state @ net.wte.weight.T  # (B, T, V)
+
 
 class T5Adapter(HFAdapter):
     arch = "encoder-decoder"
     attention = r"^(encoder|decoder)\.block\.(\d+)\.layer\.[01]\.(SelfAttention|EncDecAttention)$"
     projections = ("q", "k", "v")
+    output_projection = r"^(encoder|decoder)\.block\.(\d+)\.layer\.[01]\.(SelfAttention|EncDecAttention)\.o$"
     positional = "relative bias"
     positions_note = "T5 adds no position vectors: a learned relative-position bias inside attention stands for them."
     scale = 1.0  # T5 folds the 1/sqrt(d) into its initialisation: scores are plain q . k
@@ -195,6 +223,9 @@ class T5Adapter(HFAdapter):
 
     def step_logits(self, net, memory, ids, mask, target_ids) -> torch.Tensor:
         return net(encoder_outputs=memory, attention_mask=mask, decoder_input_ids=target_ids, use_cache=False).logits
+
+    def output(self, net: nn.Module, result: Any) -> torch.Tensor:
+        return result.logits
 
 
 # model_type in config.json -> (the transformers class instantiated, its adapter)

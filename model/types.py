@@ -291,6 +291,16 @@ class Adapter:
         """The model's positional vectors over every position it has ``[positions, d_model]``, if any."""
         return None
 
+    def head_outputs(self, net: nn.Module) -> dict[str, tuple[str, int]]:
+        """Module path -> (kind, layer) of each attention's output projection, whose input holds the
+        heads' outputs side by side ``(B, T, heads * d_head)``: where a head is knocked out."""
+        raise NotImplementedError
+
+    def output(self, net: nn.Module, result: Any) -> torch.Tensor:
+        """What ``forward`` returned, as the tensor a measure reads: an encoder's last hidden states
+        (B, T, d), a decoder's logits (B, T, V)."""
+        raise NotImplementedError
+
 
 @dataclass
 class LoadedModel:
