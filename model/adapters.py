@@ -46,6 +46,7 @@ class TransformerAdapter(Adapter):
         self.arch = cfg.arch
         self.pad_id = cfg.pad_id
         self.scale = 1.0 / math.sqrt(cfg.d_head)
+        self.n_heads = cfg.n_heads
         self.positional = cfg.positional
         self.positions_note = "This model adds no positional vectors to its embeddings." \
             if cfg.positional == "none" else None

@@ -38,3 +38,32 @@ def hooked(modules: dict[str, nn.Module], fn: Callable[[str, torch.Tensor], torc
     finally:
         for h in handles:
             h.remove()
+
+
+@contextmanager
+def pre_hooked(modules: dict[str, nn.Module],
+               fn: Callable[[str, torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
+    """Call ``fn(name, input)`` on each named module's first input, in this thread only, inside the block.
+
+    ``fn`` may return a tensor to replace that input (a head knocked out at the output projection's
+    input) or None to leave it.
+    """
+    owner = threading.get_ident()
+    handles = []
+
+    def make(name: str):
+        def hook(module, args):
+            if threading.get_ident() == owner:
+                new = fn(name, args[0])
+                if new is not None:
+                    return (new, *args[1:])
+            return None
+        return hook
+
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_pre_hook(make(name)))
+        yield
+    finally:
+        for h in handles:
+            h.remove()

@@ -257,6 +257,7 @@ class Adapter:
     positional: str = "learned"  # how positions enter: "learned", "sinusoidal", "relative bias", "none"
     positions_note: str | None = None  # why a capture has no positional vectors, where it has none
     pad_id: int = 0  # what fills a padded batch (its keys are masked)
+    n_heads: int = 0  # query heads of every attention
 
     def points(self, net: nn.Module) -> dict[str, Point]:
         """Module path -> what its output holds, for every module a capture hooks."""
