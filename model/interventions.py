@@ -205,7 +205,7 @@ def describe(model: LoadedModel, inputs: Inputs, out: torch.Tensor, clean: torch
     """What the output shows a reader: cosine to the clean embedding, or the top next tokens."""
     if model.arch == "encoder":
         cos = float(F.cosine_similarity(out.mean(1), clean.mean(1), dim=-1)[0])
-        return f"cosine to the unchanged embedding {cos:.4f}"
+        return f"an embedding at cosine {cos:.4f} to the unchanged one"
     probs = F.softmax(out[0, -1].float(), dim=-1)
     top = torch.topk(probs, 5)
     codec = model.target_codec or model.codec
@@ -229,6 +229,8 @@ def intervene(model: LoadedModel, text: str, heads: Iterable[Head], mode: str = 
     value = float(effect(model, clean_score, changed_score, next_token)[0])
     if model.arch == "encoder-decoder":
         before = model.target_codec.decode(inputs.target[0].tolist())
+    elif model.arch == "encoder":
+        before, after = "the sentence embedding", describe(model, inputs, changed, clean)
     else:
         before, after = describe(model, inputs, clean, clean), describe(model, inputs, changed, clean)
     return Outcome(measure_name(model, continuation), value, before, after)

@@ -16,12 +16,15 @@ def plotly_config(name: str) -> dict:
     }
 
 
-def show(fig: go.Figure, name: str, key: str | None = None, *, downloads: bool = True) -> None:
+def show(fig: go.Figure, name: str, key: str | None = None, *, downloads: bool = True, select: bool = False):
     """Draw ``fig``; ``name`` is the file name (no extension) its exports get, e.g. ``minilm_L2_H5_encoder``.
 
     Under the chart a "Download" popover offers PNG, SVG, PDF and offline HTML, each made only when clicked.
+    With ``select``, clicking a point reruns the page and the selection event is returned.
     """
     key = key or f"chart_{name}"
-    st.plotly_chart(fig, width="stretch", key=key, config=plotly_config(name))
+    extra = {"on_select": "rerun", "selection_mode": "points"} if select else {}
+    event = st.plotly_chart(fig, width="stretch", key=key, config=plotly_config(name), **extra)
     if downloads:
         figure_downloads(fig, name, key)
+    return event if select else None
