@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from export import data as data_export
+from export.images import ChromiumMissing, Renderer, chromium_problem, figure_html, find_chromium
+from export.names import file_name
 from model import capture
-from viz import data_export
-from viz.images import MIN_PLOT_PX, ChromiumMissing, Renderer, chromium_problem, figure_html, find_chromium, min_size
-from viz.publication import file_stem, for_print, head_figure
+from viz.publication import MIN_PLOT_PX, for_print, head_figure, min_size
 
 SENTENCE = "The cat sat on the mat."
 
@@ -70,12 +71,14 @@ def chromium_children() -> set[int]:
 
 # --- Static images ------------------------------------------------------------------------
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("width", "height", "scale"), [(640, 480, 1), (640, 480, 2), (500, 700, 3)])
 def test_png_has_the_requested_pixel_size(cap, renderer, width, height, scale):
     data = renderer.render(head_figure(cap, "encoder", 2, 5), "png", width=width, height=height, scale=scale)
     assert png_size(data) == (width * scale, height * scale)
 
 
+@pytest.mark.browser
 def test_svg_parses_as_xml_and_holds_the_tokens(cap, renderer):
     data = renderer.render(head_figure(cap, "encoder", 2, 5), "svg", width=800, height=600)
     root = ET.fromstring(data)
@@ -87,12 +90,14 @@ def test_svg_parses_as_xml_and_holds_the_tokens(cap, renderer):
     assert "attention weight" in texts
 
 
+@pytest.mark.browser
 def test_pdf_is_a_pdf(cap, renderer):
     data = renderer.render(head_figure(cap, "encoder", 0, 0), "pdf", width=600, height=500)
     assert data.startswith(b"%PDF")
     assert data.rstrip().endswith(b"%%EOF")
 
 
+@pytest.mark.browser
 def test_a_second_export_reuses_the_browser(cap, renderer):
     fig = head_figure(cap, "encoder", 1, 1)
     renderer.render(fig, "png", width=300, height=300)
@@ -151,9 +156,25 @@ def test_for_print_leaves_the_shown_figure_alone(cap):
     assert printed.layout.font.size == 20 and fig.layout.font.size == 11
 
 
-def test_file_stem_says_what_it_holds():
-    assert file_stem("minilm", "encoder", 2, 5) == "minilm_L2_H5_encoder"
-    assert file_stem("minilm", "cross", 0) == "minilm_L0_cross"
+def test_file_name_says_what_it_holds():
+    assert file_name("minilm", "L2", "H5", "encoder") == "minilm_L2_H5_encoder"
+    assert file_name("minilm", "L0", None, "cross") == "minilm_L0_cross"
+
+
+@pytest.mark.parametrize("model", ["/srv/models/my model", "../x", "../../etc/passwd", ".hidden", "", None,
+                                   "é中文 модель", "a" * 5000, "a\x00b\nc\rd\x1b[31m", "\u202e\u200b", "C:\\models\\x",
+                                   "...", "/", "~/m"])
+def test_file_name_is_safe_for_any_model_name(model):
+    stem = file_name(model, "L2", "H5", "encoder")
+    assert stem and len(stem) <= 120
+    assert "/" not in stem and "\\" not in stem and not stem.startswith((".", "-"))
+    assert not any(ord(c) < 32 or c.isspace() or c in "\u202e\u200b\x7f" for c in stem)
+    assert stem.endswith("_L2_H5_encoder") or len(stem) == 120
+    assert file_name(model) and len(file_name(model)) <= 120
+
+
+def test_long_names_stay_apart():
+    assert file_name("a" * 300 + "1") != file_name("a" * 300 + "2")
 
 
 @pytest.mark.parametrize(("layer", "head", "message"), [(6, 0, "layer 6 is out of range"),
@@ -174,9 +195,10 @@ def test_npz_round_trips_exactly(cap):
         assert back.attentions[kind].dtype == att.dtype
         np.testing.assert_array_equal(back.attentions[kind], att)
     np.testing.assert_array_equal(back.positions, cap.positions)
-    for kind, parts in cap.qkv.items():
-        for part, arr in parts.items():
-            np.testing.assert_array_equal(back.qkv[kind][part], arr)
+    for part in ("q", "k", "v"):
+        for kind, arr in getattr(cap, part).items():
+            np.testing.assert_array_equal(getattr(back, part)[kind], arr)
+    assert back.score_forms == cap.score_forms and back.architecture == cap.architecture
 
 
 def test_npz_is_plain_numpy(cap):
@@ -211,6 +233,7 @@ def test_json_round_trips_exactly(cap):
     np.testing.assert_array_equal(np.asarray(doc["positions"], dtype=np.float32), cap.positions)
 
 
+@pytest.mark.browser
 @pytest.mark.slow
 def test_zip_holds_every_head_of_every_layer(cap):
     data = data_export.all_heads_zip(cap, "encoder", width=400, height=400, scale=1)
@@ -227,6 +250,7 @@ def test_zip_of_a_missing_kind_is_refused(cap):
         data_export.all_heads_zip(cap, "cross")
 
 
+@pytest.mark.browser
 def test_scale_multiplies_png_pixels_and_leaves_vectors_at_layout_size(cap, renderer):
     fig = head_figure(cap, "encoder", 0, 0)
     svg = ET.fromstring(renderer.render(fig, "svg", width=700, height=500, scale=3))
@@ -269,6 +293,7 @@ def test_without_chromium_the_page_says_how_to_install_it(monkeypatch, tmp_path)
     assert any("apt-get install -y chromium" in w.value for w in at.warning)
 
 
+@pytest.mark.browser
 @pytest.mark.slow
 def test_export_view_prepares_a_zip_of_every_head():
     from streamlit.testing.v1 import AppTest
@@ -282,6 +307,7 @@ def test_export_view_prepares_a_zip_of_every_head():
     assert zip_button.proto.url, zip_button.proto
 
 
+@pytest.mark.browser
 def test_renders_from_many_threads_each_get_their_own_image(cap, renderer):
     """Streamlit sessions export from their own threads: every caller gets the image it asked for."""
     from concurrent.futures import ThreadPoolExecutor
@@ -295,6 +321,7 @@ def test_renders_from_many_threads_each_get_their_own_image(cap, renderer):
     assert renderer.launches == 1
 
 
+@pytest.mark.browser
 def test_too_small_an_image_is_a_clear_error(cap, renderer):
     fig = head_figure(cap, "encoder", 1, 1)
     least_w, least_h = min_size(fig)

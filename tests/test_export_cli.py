@@ -1,4 +1,4 @@
-"""``python -m viz.export``: the files it names are written; bad arguments exit non-zero with a message."""
+"""``python -m export``: the files it names are written; bad arguments exit non-zero with a message."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from export import data as data_export
+from export.cli import main
 from model import capture
 from tests.test_export import png_size
-from viz import data_export
-from viz.export import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = "The cat sat on the mat."
@@ -24,7 +24,7 @@ SENTENCE = "The cat sat on the mat."
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The command exactly as a user types it, in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", "viz.export", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "export", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env=env)
 
 
@@ -32,6 +32,7 @@ def written(out: str) -> list[Path]:
     return [Path(line) for line in out.splitlines() if line.strip()]
 
 
+@pytest.mark.browser
 def test_the_readme_command_writes_the_png_it_names(tmp_path):
     res = run_cli(SENTENCE, "--model", "minilm", "--layer", "2", "--head", "5", "--format", "png",
                   "--out", str(tmp_path), "--width", "700", "--height", "600", "--scale", "2")
@@ -72,6 +73,7 @@ def test_empty_input_message(tmp_path):
     assert "the input is empty" in res.stderr
 
 
+@pytest.mark.browser
 def test_input_file_one_sentence_per_line(tmp_path, capsys):
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("The cat sat on the mat.\n\nthe dog barked\n", encoding="utf-8")
@@ -84,6 +86,7 @@ def test_input_file_one_sentence_per_line(tmp_path, capsys):
     assert "dog" in texts[1] and "barked" in texts[1]
 
 
+@pytest.mark.browser
 def test_all_heads_of_a_layer(tmp_path, capsys):
     assert main([SENTENCE, "--all-heads", "--layer", "4", "--format", "pdf", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -106,6 +109,7 @@ def test_data_formats_round_trip(tmp_path, minilm, capsys):
     assert io.BytesIO(out[1].read_bytes()).read(1) == b"{"
 
 
+@pytest.mark.browser
 def test_grid_view_is_one_image(tmp_path, capsys):
     assert main([SENTENCE, "--view", "grid", "--format", "png", "--scale", "1", "--width", "900",
                  "--height", "600", "--out", str(tmp_path)]) == 0
@@ -127,6 +131,7 @@ def test_no_chromium_images_fail_clearly_but_html_still_works(tmp_path):
     assert "Plotly.newPlot" in html and "head 5" in html
 
 
+@pytest.mark.browser
 def test_positions_view_draws_the_positional_vectors(tmp_path, capsys):
     assert main([SENTENCE, "--view", "positions", "--format", "svg", "--width", "800", "--height", "500",
                  "--out", str(tmp_path)]) == 0
@@ -137,6 +142,7 @@ def test_positions_view_draws_the_positional_vectors(tmp_path, capsys):
     assert {"[CLS]", "cat", "[SEP]"} <= {t.text for t in root.iter() if t.tag.endswith("text")}
 
 
+@pytest.mark.browser
 def test_all_heads_as_one_zip(tmp_path, capsys):
     import zipfile
 

@@ -1,4 +1,4 @@
-"""``python -m viz.export``: bad sizes, inputs, output folders and model names exit 2 with one line."""
+"""``python -m export``: bad sizes, inputs, output folders and model names exit 2 with one line."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from viz.export import main, write
+from export.cli import main, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = "The cat sat on the mat."
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "viz.export", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "export", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
 
 

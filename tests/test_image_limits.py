@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from export.images import MAX_PIXELS, MAX_SIDE_PX, Renderer, check_image_size
 from ui.downloads import MAX_SIDE, size_problem
-from viz.images import MAX_PIXELS, MAX_SIDE_PX, Renderer, check_image_size
 
 
 @pytest.mark.parametrize(("w", "h", "s", "message"), [

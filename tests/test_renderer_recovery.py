@@ -9,8 +9,8 @@ import time
 import plotly.graph_objects as go
 import pytest
 
-from viz import images
-from viz.images import ImageExportError, Renderer, _renderer_pids
+from export import images
+from export.images import ChromiumMissing, ImageExportError, Renderer, _renderer_pids
 
 
 def fig() -> go.Figure:
@@ -75,3 +75,67 @@ def test_whole_images_pass_the_check():
     assert images.check_image_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "png").startswith(b"\x89PNG")
     assert images.check_image_bytes(b"%PDF-1.4" + b"\0" * 40, "pdf").startswith(b"%PDF")
     assert images.check_image_bytes(b'<?xml version="1.0"?><svg>' + b" " * 40, "svg").startswith(b"<?xml")
+
+
+# --- A failed render in the page ---------------------------------------------------------
+
+@pytest.mark.parametrize(("exc", "reason"), [
+    (ImageExportError("The PNG could not be rendered, even after restarting the browser: EOFError"),
+     "even after restarting the browser"),
+    (TimeoutError(), "gave no image within 120 s"),
+    (ChromiumMissing("Static images (PNG, SVG, PDF) need Chromium"), "need Chromium"),
+    (OSError(30, "Read-only file system"), "Read-only file system"),
+    (ValueError("a 4000 x 4000 px PNG at scale 8 has 1,024 million pixels"), "1,024 million pixels"),
+])
+def test_a_failed_download_render_leaves_a_readable_reason(monkeypatch, exc, reason):
+    from ui import downloads
+
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(images, "render_image", fail)
+    jobs: dict = {}
+    make = downloads.image_maker(fig(), "png", 400, 300, 1, jobs, "chart_dl_png")
+    with pytest.raises(ImageExportError, match="The PNG could not be made") as info:
+        make()
+    assert reason in str(info.value) and "(" not in str(info.value).split(".")[0]
+    assert jobs["chart_dl_png"].done.is_set() and reason in jobs["chart_dl_png"].error
+
+
+def failing_page():
+    """A chart whose PNG render failed (the renderer died): the popover must say why."""
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from export import images
+    from export.images import ImageExportError
+    from ui import downloads
+
+    def dead(*args, **kwargs):
+        raise ImageExportError("The PNG could not be rendered, even after restarting the browser: "
+                               "TargetClosedError: the tab crashed")
+
+    images.render_image = dead  # this script's process only: the test runs it in its own AppTest
+    images.chromium_problem = lambda path=None: None
+    fig = go.Figure(go.Heatmap(z=[[0.1, 0.9], [0.5, 0.5]]))
+    if not st.session_state.get("clicked"):
+        st.session_state["clicked"] = True
+        try:  # what the click's deferred render does, on Streamlit's worker thread
+            downloads.image_maker(fig, "png", 400, 300, 1, downloads.image_jobs(), "chart_dl_png")()
+        except ImageExportError:
+            pass
+    downloads.figure_downloads(fig, "minilm_L0_H0_encoder", "chart")
+
+
+def test_a_failed_download_render_shows_st_error(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    real = images.render_image, images.chromium_problem
+    try:
+        at = AppTest.from_function(failing_page, default_timeout=60).run()
+    finally:
+        images.render_image, images.chromium_problem = real
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("The PNG could not be made" in e and "the tab crashed" in e for e in errors), errors
+    assert not any(e.startswith("(") for e in errors)  # a sentence, not a raw tuple

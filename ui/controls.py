@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
+from export.names import file_name
 from model import Capture
 from ui.settings import Settings
 
@@ -72,5 +73,5 @@ def explain(text: str) -> None:
 
 
 def chart_name(cap: Capture, kind: str, layer: int, what: str) -> str:
-    """File name of a chart's exports, e.g. ``minilm_L2_H5_encoder``."""
-    return f"{cap.model_name}_L{layer}_{what}_{kind}"
+    """File name of a chart's exports, e.g. ``minilm_L2_H5_encoder``: ``export.names.file_name``'s rule."""
+    return file_name(cap.model_name, f"L{layer}", what, kind)

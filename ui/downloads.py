@@ -3,18 +3,27 @@
 Every file is made only when its button is clicked: ``st.download_button`` takes a
 callable for ``data`` and runs it then, on a worker thread, so a rerun costs a
 few widgets and never an image. Static images go through the one shared
-Chromium (``viz.images``); without a Chromium the image buttons are disabled and
+Chromium (``export.images``); without a Chromium the image buttons are disabled and
 say how to install it, while HTML and data downloads still work.
+
+When a render fails once clicked (the renderer died, timed out, the temporary folder
+is not writable, the image is too large), no file is delivered and the popover shows
+an ``st.error`` saying why: the click reruns the script, which waits for that render
+and reads the reason it left behind.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from viz.images import IMAGE_FORMATS, MAX_SIDE_PX, MIME, check_image_size, chromium_problem, figure_html, render_image
+from export import images
+from export.images import IMAGE_FORMATS, MAX_SIDE_PX, MIME, ChromiumMissing, ImageExportError, check_image_size
+from export.names import file_name
 from viz.publication import for_print, print_min_size
 
 SCALES = (1, 2, 3, 4)
@@ -22,9 +31,73 @@ DEFAULT_WIDTH, DEFAULT_HEIGHT = 900, 700
 MIN_SIDE, MAX_SIDE = 200, MAX_SIDE_PX
 
 
-def image_maker(fig: go.Figure, fmt: str, width: int, height: int, scale: float) -> Callable[[], bytes]:
-    """Deferred: the print-styled image of ``fig``, rendered when called."""
-    return lambda: render_image(for_print(fig), fmt, width=width, height=height, scale=scale)
+JOBS_KEY = "_image_jobs"  # {button key: ImageJob}: the last render each image button started
+WAIT_START_S = 5.0  # how long a click's rerun waits for its render to begin
+
+
+class ImageJob:
+    """One deferred render: when it ends, and why it failed (None when it made its image)."""
+
+    def __init__(self) -> None:
+        self.started_at = time.monotonic()
+        self.done = threading.Event()
+        self.error: str | None = None
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A sentence for the visitor saying why an image was not made."""
+    if isinstance(exc, (ChromiumMissing, ImageExportError)):
+        return str(exc)
+    if isinstance(exc, ValueError):
+        return f"This image is too large or malformed: {exc}"
+    if isinstance(exc, TimeoutError):
+        return (f"The image renderer (Chromium) gave no image within {images.RENDER_TIMEOUT_S:.0f} s: "
+                "try a smaller size or scale, or try again")
+    if isinstance(exc, OSError):
+        return f"The image could not be written: {exc.strerror or exc}"
+    return f"The image could not be rendered ({type(exc).__name__}: {exc})"
+
+
+def image_maker(fig: go.Figure, fmt: str, width: int, height: int, scale: float,
+                jobs: dict[str, ImageJob] | None = None, key: str = "") -> Callable[[], bytes]:
+    """Deferred: the print-styled image of ``fig``, rendered when called.
+
+    With ``jobs``, the render is recorded under ``key``; a failure leaves its readable reason there
+    and raises ``ImageExportError`` with it, so no broken file is delivered.
+    """
+    def make() -> bytes:
+        job = ImageJob()
+        if jobs is not None:
+            jobs[key] = job
+        try:
+            return images.render_image(for_print(fig), fmt, width=width, height=height, scale=scale)
+        except Exception as exc:
+            job.error = f"The {fmt.upper()} could not be made. {failure_reason(exc)}"
+            raise ImageExportError(job.error) from exc
+        finally:
+            job.done.set()
+
+    return make
+
+
+def image_jobs() -> dict[str, ImageJob]:
+    """This session's image renders, by button key (a plain dict the render threads write into)."""
+    return st.session_state.setdefault(JOBS_KEY, {})
+
+
+def render_failure(jobs: dict[str, ImageJob], key: str, clicked: bool) -> str | None:
+    """Why the last render of button ``key`` failed, or None; after a click, waits for that render."""
+    def current(job: ImageJob | None) -> bool:  # still running, or begun since the click
+        return job is not None and (not job.done.is_set() or time.monotonic() - job.started_at < WAIT_START_S)
+
+    job = jobs.get(key)
+    if clicked:
+        deadline = time.monotonic() + WAIT_START_S  # the click's render may not have begun yet
+        while not current(job := jobs.get(key)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if job is not None:
+            job.done.wait(2 * images.RENDER_TIMEOUT_S + 30)
+    return job.error if job is not None and job.done.is_set() else None
 
 
 def size_problem(width: int, height: int, scale: float, fmt: str = "png") -> str | None:
@@ -37,7 +110,7 @@ def size_problem(width: int, height: int, scale: float, fmt: str = "png") -> str
 
 
 def html_maker(fig: go.Figure) -> Callable[[], str]:
-    return lambda: figure_html(fig)
+    return lambda: images.figure_html(fig)
 
 
 def size_inputs(key: str, width: int, height: int, least: tuple[int, int] = (MIN_SIDE, MIN_SIDE)
@@ -58,23 +131,33 @@ def size_inputs(key: str, width: int, height: int, least: tuple[int, int] = (MIN
 
 
 def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
-    """A compact "Download" popover under a chart: PNG, SVG, PDF and interactive HTML."""
+    """A compact "Download" popover under a chart: PNG, SVG, PDF and interactive HTML.
+
+    ``name`` passes through ``export.names.file_name``, so every file name follows one rule.
+    """
+    name = file_name(name)
+    jobs = image_jobs()
     with st.popover("Download", icon=":material/download:", key=f"{key}_downloads"):
         width, height, scale = size_inputs(
             f"{key}_dl", int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT),
             least=print_min_size(fig))
-        problem = chromium_problem()
+        problem = images.chromium_problem()
+        if not problem and (problem := images.temp_dir_problem()):
+            st.error(problem)
         too_big = size_problem(width, height, scale, "png")
         if too_big and not problem:
             st.error(too_big)
+        failed = st.empty()  # filled below when a clicked render fails
         cols = st.columns(len(IMAGE_FORMATS) + 1)
+        clicks = {}
         for col, fmt in zip(cols, IMAGE_FORMATS, strict=False):
             size = f"{width * scale} x {height * scale} px" if fmt == "png" else "vector image"
             why = problem or size_problem(width, height, scale, fmt)
-            col.download_button(
-                fmt.upper(), data=image_maker(fig, fmt, width, height, scale), file_name=f"{name}.{fmt}",
-                mime=MIME[fmt], key=f"{key}_dl_{fmt}", on_click="ignore", disabled=why is not None,
-                help=why or f"{fmt.upper()}, {size}",
+            button = f"{key}_dl_{fmt}"
+            clicks[button] = col.download_button(
+                fmt.upper(), data=image_maker(fig, fmt, width, height, scale, jobs, button),
+                file_name=f"{name}.{fmt}", mime=MIME[fmt], key=button, on_click="rerun",
+                disabled=why is not None, help=why or f"{fmt.upper()}, {size}",
             )
         cols[-1].download_button(
             "HTML", data=html_maker(fig), file_name=f"{name}.html", mime=MIME["html"], key=f"{key}_dl_html",
@@ -82,6 +165,9 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
         )
         st.caption(problem or f"PNG {width * scale} x {height * scale} px; SVG and PDF {width} x {height}; "
                               "HTML is the interactive chart.")
+        errors = [e for button, clicked in clicks.items() if (e := render_failure(jobs, button, clicked))]
+        if errors:
+            failed.error("\n\n".join(errors))
 
 
 def data_button(label: str, maker: Callable[[], bytes], file_name: str, mime: str, key: str,

@@ -11,8 +11,6 @@ import plotly.graph_objects as go
 
 from model import Capture
 from viz.heatmaps import attention_heatmap
-from viz.images import min_size
-from viz.labels import escape
 
 KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
               "cross": "cross-attention (decoder over encoder)"}
@@ -20,15 +18,23 @@ TITLE_ROOM = 40  # px added above a titled figure's top margin in print
 FONT = {"family": "Arial, Helvetica, sans-serif", "size": 16, "color": "#111111"}
 
 
-def file_stem(model_name: str, kind: str, layer: int | None = None, head: int | None = None) -> str:
-    """``minilm_L2_H5_encoder``: what a file holds, in its name."""
-    parts = [model_name or "model"]
-    if layer is not None:
-        parts.append(f"L{layer}")
-    if head is not None:
-        parts.append(f"H{head}")
-    parts.append(kind)
-    return "_".join(p.replace("/", "-").replace(" ", "-") for p in parts)
+# Plotly's default margins, and the least plot area (px) an image keeps inside them.
+DEFAULT_MARGIN = 80
+MIN_PLOT_PX = 50
+
+
+def min_size(fig: go.Figure | dict) -> tuple[int, int]:
+    """The smallest width and height that leave ``fig`` a plot area inside its margins.
+
+    Smaller, plotly.js fails with "axis scaling" (kaleido error 525) instead of drawing.
+    """
+    if isinstance(fig, go.Figure):  # read the layout only: to_dict() would copy every array
+        set_margin = {side: getattr(fig.layout.margin, side) for side in "lrtb"}
+    else:
+        set_margin = fig.get("layout", {}).get("margin") or {}
+    margin = {side: DEFAULT_MARGIN for side in "lrtb"} | {
+        k: v for k, v in set_margin.items() if k in "lrtb" and v is not None}
+    return int(margin["l"] + margin["r"] + MIN_PLOT_PX), int(margin["t"] + margin["b"] + MIN_PLOT_PX)
 
 
 def head_title(model_name: str, kind: str, layer: int, head: int) -> str:
@@ -37,9 +43,9 @@ def head_title(model_name: str, kind: str, layer: int, head: int) -> str:
 
 def check_head(cap: Capture, kind: str, layer: int, head: int) -> None:
     """A readable error for a kind, layer or head the model does not have."""
-    if kind not in cap.attentions:
+    if kind not in cap.kinds:
         raise ValueError(f"{cap.model_name or 'this model'} has no {kind} attention; it has: {', '.join(cap.kinds)}")
-    n_layers, n_heads = cap.attentions[kind].shape[:2]
+    n_layers, n_heads = cap.shape(kind)[:2]
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer {layer} is out of range: {cap.model_name} has layers 0 to {n_layers - 1}")
     if not 0 <= head < n_heads:
@@ -50,7 +56,7 @@ def head_figure(cap: Capture, kind: str, layer: int, head: int, *, colorscale: s
     """One head of ``cap`` as a heatmap titled with model, kind, layer and head."""
     check_head(cap, kind, layer, head)
     fig = attention_heatmap(
-        cap.attentions[kind][layer, head], cap.query_tokens(kind), cap.key_tokens(kind),
+        cap.head(kind, layer, head), cap.query_tokens(kind), cap.key_tokens(kind),
         title=head_title(cap.model_name, kind, layer, head), colorscale=colorscale,
     )
     return for_print(fig)
@@ -86,10 +92,3 @@ def for_print(fig: go.Figure, *, font_size: int = 16) -> go.Figure:
             trace.colorbar.title.side = "right"
             trace.colorbar.tickfont.size = font_size - 2
     return out
-
-
-def titled(fig: go.Figure, title: str) -> go.Figure:
-    """``fig`` with ``title`` (escaped) when it has none of its own."""
-    if not (fig.layout.title and fig.layout.title.text):
-        fig.update_layout(title={"text": escape(title)})
-    return fig

@@ -1,6 +1,6 @@
 """Export figures and data from the command line, without a browser window or Streamlit.
 
-    python -m viz.export "The cat sat on the mat." --model minilm --layer 2 --head 5 --format png --out plots/
+    python -m export "The cat sat on the mat." --model minilm --layer 2 --head 5 --format png --out plots/
 
 writes ``plots/minilm_L2_H5_encoder.png``. See ``--help`` for ``--all-heads``,
 ``--view grid|head|positions``, ``--format png|svg|pdf|html|csv|npz|json`` and
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from model import Capture, ModelLoadError, capture, load_model
-from viz import data_export
-from viz.images import (
+from export import data as data_export
+from export.images import (
     IMAGE_FORMATS,
     ChromiumMissing,
     ImageExportError,
@@ -31,7 +30,9 @@ from viz.images import (
     find_chromium,
     render_image,
 )
-from viz.publication import check_head, file_stem, for_print, head_figure
+from export.names import file_name
+from model import Capture, ModelLoadError, capture, load_model
+from viz.publication import check_head, for_print, head_figure
 
 DATA_FORMATS = ("csv", "npz", "json")
 FORMATS = (*IMAGE_FORMATS, "html", *DATA_FORMATS)
@@ -42,7 +43,7 @@ MAX_MODEL_NAME = 255
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m viz.export",
+        prog="python -m export",
         description="Write attention figures (PNG, SVG, PDF, offline HTML) or the data behind them "
                     "(CSV, NPZ, JSON) for one or more sentences.",
     )
@@ -147,9 +148,8 @@ def check_out(p: argparse.ArgumentParser, out: Path) -> None:
 
 def view_figures(cap: Capture, args: argparse.Namespace, kind: str) -> Iterator[tuple[str, go.Figure]]:
     """(file stem, figure) pairs for the chosen view."""
-    att = cap.attentions[kind]
     if args.view == "head":
-        n_layers, n_heads = att.shape[:2]
+        n_layers, n_heads = cap.shape(kind)[:2]
         if args.all_heads:
             layers = [args.layer] if args.layer is not None else range(n_layers)
             heads = range(n_heads)
@@ -157,16 +157,16 @@ def view_figures(cap: Capture, args: argparse.Namespace, kind: str) -> Iterator[
             layers, heads = [args.layer or 0], [args.head or 0]
         for layer in layers:
             for head in heads:
-                yield file_stem(cap.model_name, kind, layer, head), head_figure(
+                yield file_name(cap.model_name, f"L{layer}", f"H{head}", kind), head_figure(
                     cap, kind, layer, head, colorscale=args.colorscale)
     elif args.view == "grid":
         from viz.grid import model_view_figure
 
         title = f"{cap.model_name} · {kind} attention · every layer (rows) x head (columns)"
-        yield f"{cap.model_name}_grid_{kind}", for_print(model_view_figure(att, title=title,
-                                                                           colorscale=args.colorscale))
+        yield file_name(cap.model_name, "grid", kind), for_print(model_view_figure(
+            cap.thumbnails(kind), title=title, colorscale=args.colorscale))
     else:
-        yield f"{cap.model_name}_positions", for_print(positions_figure(cap))
+        yield file_name(cap.model_name, "positions"), for_print(positions_figure(cap))
 
 
 def positions_figure(cap: Capture) -> go.Figure:
@@ -212,20 +212,21 @@ def export_one(cap: Capture, args: argparse.Namespace, prefix: str) -> list[Path
     check_head(cap, kind, args.layer or 0, args.head or 0)
     out: Path = args.out
     if args.format == "npz":
-        return [write(out / f"{prefix}{cap.model_name}_capture.npz", data_export.npz_bytes(cap))]
+        return [write(out / f"{prefix}{file_name(cap.model_name, 'capture')}.npz", data_export.npz_bytes(cap))]
     if args.format == "json":
-        return [write(out / f"{prefix}{cap.model_name}_capture.json", data_export.json_bytes(cap))]
+        return [write(out / f"{prefix}{file_name(cap.model_name, 'capture')}.json", data_export.json_bytes(cap))]
     if args.format == "csv":
         if args.view == "head" and not args.all_heads:  # the one head the figure would show
             layer, head, csv_kind = args.layer or 0, args.head or 0, kind
         else:
             layer, head, csv_kind = args.layer, None, args.kind or (kind if args.layer is not None else None)
-        name = file_stem(cap.model_name, csv_kind, layer, head) if csv_kind else f"{cap.model_name}_attention"
+        name = (file_name(cap.model_name, None if layer is None else f"L{layer}", None if head is None else f"H{head}",
+                          csv_kind) if csv_kind else file_name(cap.model_name, "attention"))
         return [write(out / f"{prefix}{name}.csv", data_export.csv_bytes(cap, csv_kind, layer, head))]
     files = ((f"{prefix}{stem}.{args.format}", figure_bytes(fig, args)) for stem, fig in view_figures(cap, args, kind))
     if args.zip:
         layers = f"L{args.layer}" if args.layer is not None else "all"
-        path = out / f"{prefix}{cap.model_name}_{layers}_heads_{kind}_{args.format}.zip"
+        path = out / f"{prefix}{file_name(cap.model_name, layers, 'heads', kind, args.format)}.zip"
         return [write(path, data_export.zip_bytes(files, args.format))]
     return [write(out / name, data) for name, data in files]
 

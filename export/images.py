@@ -25,6 +25,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from viz.publication import min_size
+
 IMAGE_FORMATS = ("png", "svg", "pdf")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -156,25 +158,6 @@ def chromium_problem(path: str | os.PathLike | None = None) -> str | None:
     except ChromiumMissing as exc:
         return str(exc)
     return None
-
-
-# Plotly's default margins, and the least plot area (px) an image keeps inside them.
-DEFAULT_MARGIN = 80
-MIN_PLOT_PX = 50
-
-
-def min_size(fig: go.Figure | dict) -> tuple[int, int]:
-    """The smallest width and height that leave ``fig`` a plot area inside its margins.
-
-    Smaller, plotly.js fails with "axis scaling" (kaleido error 525) instead of drawing.
-    """
-    if isinstance(fig, go.Figure):  # read the layout only: to_dict() would copy every array
-        set_margin = {side: getattr(fig.layout.margin, side) for side in "lrtb"}
-    else:
-        set_margin = fig.get("layout", {}).get("margin") or {}
-    margin = {side: DEFAULT_MARGIN for side in "lrtb"} | {
-        k: v for k, v in set_margin.items() if k in "lrtb" and v is not None}
-    return int(margin["l"] + margin["r"] + MIN_PLOT_PX), int(margin["t"] + margin["b"] + MIN_PLOT_PX)
 
 
 class Renderer:

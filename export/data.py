@@ -7,6 +7,7 @@ shortest decimals that read back to the same float32.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -14,26 +15,34 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from export.images import render_image
+from export.names import file_name
 from model import Capture
-from viz.images import render_image
-from viz.publication import check_head, file_stem, head_figure
+from model.types import ScoreForm
+from viz.publication import check_head, head_figure
 
 # Metadata strings stored as 0-d unicode arrays, so the NPZ loads with allow_pickle=False.
-META = ("model_name", "notice", "positions_note", "output_text")
+META = ("model_name", "notice", "positions_note", "output_text", "architecture")
+PARTS = ("q", "k", "v")
 
 
 def npz_bytes(cap: Capture) -> bytes:
-    """The whole Capture (tokens, attentions, positions, q/k/v, metadata) as a compressed NPZ."""
-    arrays: dict[str, np.ndarray] = {"tokens": np.asarray(cap.tokens, dtype=str), "truncated": np.bool_(cap.truncated)}
+    """The whole Capture (tokens, attentions, positions, q/k/v, score forms, metadata) as a compressed NPZ."""
+    arrays: dict[str, np.ndarray] = {"tokens": np.asarray(cap.tokens, dtype=str), "truncated": np.bool_(cap.truncated),
+                                     "n_generated": np.int64(cap.n_generated),
+                                     "special_tokens": np.asarray(sorted(cap.special_tokens), dtype=str)}
     if cap.target_tokens is not None:
         arrays["target_tokens"] = np.asarray(cap.target_tokens, dtype=str)
-    for kind, att in cap.attentions.items():
-        arrays[f"attentions/{kind}"] = att  # [layers, heads, queries, keys]
+    for kind in cap.kinds:
+        arrays[f"attentions/{kind}"] = np.stack(list(cap.layers(kind)))  # [layers, heads, queries, keys]
+        form = cap.score_forms[kind]
+        arrays[f"score_form/{kind}"] = np.asarray([form.scale, form.causal, form.relative_bias], dtype=np.float64)
+        for part in PARTS:
+            arrays[f"qkv/{kind}/{part}"] = getattr(cap, part)[kind]  # [layers, heads, tokens, d_head]
+        if kind in cap.bias:
+            arrays[f"bias/{kind}"] = cap.bias[kind]  # [heads, queries + keys - 1]
     if cap.positions is not None:
         arrays["positions"] = cap.positions  # [tokens, d_model]
-    for kind, parts in cap.qkv.items():
-        for part, arr in parts.items():
-            arrays[f"qkv/{kind}/{part}"] = arr  # [layers, heads, tokens, d_head]
     for name in META:
         if (value := getattr(cap, name)) is not None:
             arrays[f"meta/{name}"] = np.asarray(value, dtype=str)
@@ -46,25 +55,27 @@ def load_npz(data: bytes | str) -> Capture:
     """A Capture back from ``npz_bytes`` output (bytes or a file path)."""
     with np.load(io.BytesIO(data) if isinstance(data, bytes) else data, allow_pickle=False) as z:
         files = set(z.files)
-        qkv: dict[str, dict[str, np.ndarray]] = {}
+        parts: dict[str, dict[str, np.ndarray]] = {p: {} for p in PARTS}
         for name in files:
             if name.startswith("qkv/"):
                 _, kind, part = name.split("/")
-                qkv.setdefault(kind, {})[part] = z[name]
+                parts[part][kind] = z[name]
+        forms = {}
+        for name in files:
+            if name.startswith("score_form/"):
+                scale, causal, relative = z[name]
+                forms[name.split("/", 1)[1]] = ScoreForm(float(scale), bool(causal), bool(relative))
         return Capture(
             tokens=[str(t) for t in z["tokens"]],
-            attentions={n.split("/", 1)[1]: z[n] for n in sorted(files) if n.startswith("attentions/")},
+            q=parts["q"], k=parts["k"], v=parts["v"], score_forms=forms,
+            bias={n.split("/", 1)[1]: z[n] for n in files if n.startswith("bias/")},
             positions=z["positions"] if "positions" in files else None,
             target_tokens=[str(t) for t in z["target_tokens"]] if "target_tokens" in files else None,
             truncated=bool(z["truncated"]),
-            qkv=qkv,
+            n_generated=int(z["n_generated"]) if "n_generated" in files else 0,
+            special_tokens=frozenset(str(t) for t in z["special_tokens"]) if "special_tokens" in files else frozenset(),
             **{m: str(z[f"meta/{m}"]) for m in META if f"meta/{m}" in files},
         )
-
-
-def frame(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None):
-    """``cap.to_frame()`` narrowed to one kind, layer and/or head."""
-    return cap.to_frame(kind, layer, head)
 
 
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
@@ -72,7 +83,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: str) -> str:
-    """``value`` with a leading ``'`` when a spreadsheet would read it as a formula."""
+    """``value`` with a leading ``'`` when a spreadsheet would read it as a formula.
+
+    Line breaks inside a token stay in the cell: the CSV writer quotes such a cell, so the row holds.
+    """
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
@@ -80,20 +94,22 @@ def csv_bytes(cap: Capture, kind: str | None = None, layer: int | None = None, h
     """Tidy CSV, one row per weight: kind, layer, head, query, query_token, key, key_token, weight.
 
     Text cells (the tokens) that a spreadsheet would run as a formula get a leading ``'``."""
-    df = frame(cap, kind, layer, head)
+    df = cap.to_frame(kind, layer, head)
     for col in ("query_token", "key_token"):
         if col in df.columns:
             values = df[col].astype("category")
             cats = np.asarray([safe_cell(str(c)) for c in values.cat.categories], dtype=object)
             df[col] = cats[values.cat.codes.to_numpy()]  # one lookup per distinct token, not per row
-    return df.to_csv(index=False).encode("utf-8")
+    # Rows end in \r\n (RFC 4180): minimal quoting then quotes every cell holding \r or \n (with \n
+    # alone a lone \r went unquoted), and a CSV reader splits rows only outside quotes.
+    return df.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).encode("utf-8")
 
 
 def csv_rows(cap: Capture, kind: str | None = None, layer: int | None = None, head: int | None = None) -> int:
     """How many rows ``csv_bytes`` would write, without building them."""
     total = 0
     for k in [kind] if kind else cap.kinds:
-        n_layers, n_heads, nq, nk = cap.attentions[k].shape
+        n_layers, n_heads, nq, nk = cap.shape(k)
         total += (1 if layer is not None else n_layers) * (1 if head is not None else n_heads) * nq * nk
     return total
 
@@ -108,7 +124,7 @@ def json_dict(cap: Capture) -> dict:
         "notice": cap.notice,
         "output_text": cap.output_text,
         "attention_shape": "[layers, heads, queries, keys]",
-        "attentions": {kind: att.tolist() for kind, att in cap.attentions.items()},
+        "attentions": {kind: [att.tolist() for att in cap.layers(kind)] for kind in cap.kinds},
         "positions": cap.positions.tolist() if cap.positions is not None else None,
         "positions_note": cap.positions_note,
     }
@@ -134,13 +150,13 @@ def all_heads_zip(cap: Capture, kind: str = "encoder", *, fmt: str = "png", widt
                   progress: Callable[[int, int], None] | None = None) -> bytes:
     """Every head of every layer of ``kind`` as one ZIP of images named ``minilm_L2_H5_encoder.png``."""
     check_head(cap, kind, 0, 0)
-    n_layers, n_heads = cap.attentions[kind].shape[:2]
+    n_layers, n_heads = cap.shape(kind)[:2]
 
     def images() -> Iterator[tuple[str, bytes]]:
         for layer in range(n_layers):
             for head in range(n_heads):
                 fig = head_figure(cap, kind, layer, head, colorscale=colorscale)
-                yield (f"{file_stem(cap.model_name, kind, layer, head)}.{fmt}",
+                yield (f"{file_name(cap.model_name, f'L{layer}', f'H{head}', kind)}.{fmt}",
                        render_image(fig, fmt, width=width, height=height, scale=scale))
                 if progress:
                     progress(layer * n_heads + head + 1, n_layers * n_heads)
