@@ -35,7 +35,7 @@ def test_the_map_holds_every_heads_exact_effect(app, minilm):
     heat, points = fig["data"][0], fig["data"][1]
     exact = head_importance(minilm, TEXT)
     np.testing.assert_allclose(as_array(heat["z"]).reshape(6, 12), effect_grid(exact, "encoder"), atol=1e-5)
-    assert as_array(points["customdata"]).reshape(-1, 2).tolist()[13] == [1, 1]  # one point per cell
+    assert as_array(points["customdata"]).reshape(-1, 3)[13, :2].tolist() == [1, 1]  # one point per cell
     assert any("Spearman" in c.value for c in app.caption)
 
 
@@ -81,7 +81,7 @@ def test_importance_figure_outlines_selected_heads_and_rejects_bad_input():
     grid = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
     fig = importance_figure(grid, selected=[(1, 2)], measure="m")
     assert fig.data[0].zmid == 0 and fig.data[0].zmax == 3
-    assert [tuple(c) for c in fig.data[1].customdata][-1] == (1, 2)
+    assert [tuple(c) for c in fig.data[1].customdata][-1] == (1, 2, 3)
     assert fig.layout.shapes[0].x0 == 1.5 and fig.layout.shapes[0].y0 == 0.5
     with pytest.raises(ValueError):
         importance_figure(np.zeros((0, 3)))

@@ -89,6 +89,24 @@ def inputs(cap: Capture) -> tuple[str, str | None, str | None]:
     return mode, corrupted or None, continuation
 
 
+def take_clicked_head(kind: str, n_heads: int) -> None:
+    """Add the head whose cell was clicked in the map to the heads knocked out, once per click.
+
+    Read from the chart's state before the chart and the head picker are drawn, so both show it.
+    """
+    state = st.session_state.get("iv_map")
+    points = state.get("selection", {}).get("points", []) if state else []
+    cells = [p for p in points if p.get("curve_number") == 1]  # the invisible points, one per cell, row by row
+    click = (kind, cells[-1]["point_index"]) if cells else None
+    if click is None or click == st.session_state.get("iv_last_click"):
+        return
+    st.session_state["iv_last_click"] = click
+    layer, head = divmod(int(click[1]), n_heads)
+    chosen = list(st.session_state.get("iv_heads", []))
+    if (kind, layer, head) not in chosen:
+        st.session_state["iv_heads"] = [*chosen, (kind, layer, head)]
+
+
 def render(cap: Capture, settings: Settings) -> None:
     mode, corrupted, continuation = inputs(cap)
     if mode == "patch" and not corrupted:
@@ -107,16 +125,12 @@ def render(cap: Capture, settings: Settings) -> None:
     st.caption(f"Effect: {plain(measure)}. Positive: the model does worse without the head.")
     kind = choose_kind(cap)
     shown, column = (exact, "effect") if exact is not None else (estimate, "estimate")
-    chosen = st.session_state.setdefault("iv_heads", [])
-    selected = [(lay, h) for k, lay, h in chosen if k == kind]
+    take_clicked_head(kind, cap.n_heads(kind))
+    selected = [(lay, h) for k, lay, h in st.session_state.get("iv_heads", []) if k == kind]
     fig = importance_figure(effect_grid(shown, kind, column), selected=selected, measure=measure,
                             title=f"{cap.model_name} {kind}: {'exact effect' if exact is not None else 'estimate'}"
                                   f" of each head alone ({MODE_NAMES[mode]})")
-    event = show(fig, f"{cap.model_name}_{kind}_head_importance_{mode}", key="iv_map", select=True)
-    for point in (event.selection.points if event and event.selection else []):
-        layer, head = (int(v) for v in point["customdata"])
-        if (kind, layer, head) not in chosen:
-            chosen.append((kind, layer, head))
+    show(fig, f"{cap.model_name}_{kind}_head_importance_{mode}", key="iv_map", select=True)
     if exact is not None:
         st.caption(f"The one-pass estimate ranks the heads with Spearman correlation "
                    f"{agreement(exact, estimate):.2f} to the exact effects on this input.")
@@ -127,15 +141,20 @@ def render(cap: Capture, settings: Settings) -> None:
         explain(EXPLANATION)
         return
     outcome, changed = outcome_of(model_name, text, tuple(heads), mode, corrupted, continuation)
-    st.metric(f"Effect of the {len(heads)} heads together", f"{outcome.effect:.4g}")
+    st.metric("Effect of this head" if len(heads) == 1 else f"Effect of the {len(heads)} heads together",
+              f"{outcome.effect:.4g}")
     col1, col2 = st.columns(2)
     col1.markdown(f"**Unchanged model:** {plain(outcome.before)}")
     col2.markdown(f"**Without them:** {plain(outcome.after)}")
-    st.caption("Attention of the remaining heads, before and after")
+    first = min(layer for k, layer, _ in heads if k == kind) if any(k == kind for k, _, _ in heads) else None
+    st.caption("Attention of the remaining heads, before and after"
+               + (f": layers up to L{first} read the same input, so changes start after it." if first is not None
+                  else "."))
     layer, head = layer_head(cap.shape(kind))
     q, k = cap.query_tokens(kind), cap.key_tokens(kind)
     qc, kc = changed.query_tokens(kind), changed.key_tokens(kind)
+    without = head_label(heads[0]) if len(heads) == 1 else f"{len(heads)} heads"
     show_pair(Panel(cap.head(kind, layer, head), q, k, "A: unchanged"),
-              Panel(changed.head(kind, layer, head), qc, kc, f"B: without {len(heads)} heads"), settings,
+              Panel(changed.head(kind, layer, head), qc, kc, f"B: without {without}"), settings,
               f"{cap.model_name}_{kind}_L{layer}H{head}_intervened", f"{cap.model_name} {kind} L{layer} H{head}")
     explain(EXPLANATION)

@@ -39,10 +39,13 @@ def importance_figure(grid: np.ndarray, *, title: str = "", measure: str = "effe
         title=title, xaxis=token_axis(None, "head"), yaxis=token_axis(None, "layer"),
     )
     layer_ix, head_ix = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    # the points carry the hover too: a point that skips hover cannot be clicked
     fig.add_trace(go.Scatter(
         x=[heads[h] for h in head_ix.ravel()], y=[layers[lay] for lay in layer_ix.ravel()], mode="markers",
-        marker={"size": 24, "opacity": 0.0, "symbol": "square"}, customdata=np.stack(
-            [layer_ix.ravel(), head_ix.ravel()], axis=1), hoverinfo="skip", showlegend=False, name="select",
+        marker={"size": 24, "opacity": 0.0, "symbol": "square"},
+        customdata=np.stack([layer_ix.ravel(), head_ix.ravel(), g.ravel()], axis=1),
+        hovertemplate=f"L%{{customdata[0]}} H%{{customdata[1]}}<br>{measure}: %{{customdata[2]:.4g}}<extra></extra>",
+        showlegend=False, name="select",
     ))
     fig.update_layout(clickmode="event+select")
     for lay, h in selected or []:
