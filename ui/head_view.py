@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from model import Capture
@@ -9,7 +10,17 @@ from ui.controls import chart_name, choose_kind, clamp_state, explain, hidden_to
 from ui.figure import show
 from ui.settings import Settings
 from viz.heatmaps import attention_heatmap
-from viz.matrix_ops import top_k_rows, top_p_rows, view_matrix
+from viz.matrix_ops import (
+    group_label,
+    keep_indices,
+    merge_groups,
+    span_groups,
+    top_k_rows,
+    top_p_rows,
+    value_weighted,
+    view_matrix,
+    word_groups,
+)
 
 EXPLANATION = """
 Each row is a **query** token, each column a **key** token; a cell is how much of the query's
@@ -19,11 +30,41 @@ Repeated tokens keep their own row and column (hover shows position, token and w
 - **Highlight** outlines a token's row (what it attends to) and column (what attends to it).
 - **Strongest links** keeps the *k* largest weights of each row, or the fewest keys that
   together hold a chosen share of it (e.g. 70%), and blanks the rest.
+- **weight × |value|** scales each key's column by the length of its value vector: a key that
+  takes much weight but carries a tiny value moves the output little (Kobayashi et al. 2020,
+  "Attention is not only a weight"). The colour range is then this head's own.
+- **Words** merges the pieces of a word (`##ing`, or pieces without a word-start mark) and a
+  **span** merges the tokens you pick: their columns are summed (what a query gives them all)
+  and their rows averaged (so rows still sum to 1).
 - The sidebar can hide [CLS]/[SEP] (rows are rescaled to sum to 1 again: many heads park
   their attention on [SEP] as a "no-op") and combine the heads of a layer by mean or max.
 """
 
 FILTERS = {"all": "all links", "top-k": "top k per row", "top-p": "share of each row"}
+CELLS = {"weight": "weight", "value": "weight × |value|"}
+PIECES = {"pieces": "token pieces", "words": "words"}
+
+
+def regroup(w, q_tokens: list[str], k_tokens: list[str], cap: Capture, kind: str, settings: Settings):
+    """The matrix with word pieces and a chosen span merged, and the labels of what is left."""
+    col1, col2 = st.columns([1, 3])
+    pieces = col1.radio("Tokens as", list(PIECES), format_func=PIECES.get, horizontal=True, key="pieces")
+    same = q_tokens == k_tokens
+    groups = word_groups(k_tokens, cap.special_tokens) if pieces == "words" else [[i] for i in range(len(k_tokens))]
+    labels = [group_label(k_tokens, g) for g in groups]
+    if not same:  # cross-attention: words of the source only
+        return merge_groups(w, [[i] for i in range(len(q_tokens))], groups), q_tokens, labels
+    options = list(range(len(groups)))
+    st.session_state["span"] = [i for i in st.session_state.get("span", []) if i in options]
+    span = col2.multiselect("Span: tokens to count as one", options, key="span",
+                            format_func=lambda i: f"{i} {labels[i]}")
+    if len(span) > 1:
+        merged = span_groups(len(groups), span)
+        groups = [[i for g in merged_group for i in groups[g]] for merged_group in merged]
+        labels = [" ".join(labels[g] for g in merged_group) for merged_group in merged]
+    if len(groups) == len(k_tokens):
+        return w, q_tokens, k_tokens
+    return merge_groups(w, groups, groups), labels, labels
 
 
 def render(cap: Capture, settings: Settings) -> None:
@@ -35,6 +76,16 @@ def render(cap: Capture, settings: Settings) -> None:
     weights = cap.layer(kind, layer) if combined else cap.head(kind, layer, head)[None]  # (heads or 1, Q, K)
     w, q_tokens, k_tokens = view_matrix(weights, cap.query_tokens(kind), cap.key_tokens(kind),
                                         head=0, combine=settings.combine, hide=hidden_tokens(cap, settings))
+
+    cells = st.radio("Cells show", list(CELLS), format_func=CELLS.get, horizontal=True, key="cells",
+                     disabled=combined, help="One head at a time." if combined else None)
+    zmax: float | None = 1.0
+    if cells == "value" and not combined:
+        group = cap.n_heads(kind) // cap.v[kind].shape[1]
+        norms = np.linalg.norm(cap.v[kind][layer, head // group], axis=-1)  # (keys,): |v_j|
+        w = value_weighted(w, norms[keep_indices(cap.key_tokens(kind), hidden_tokens(cap, settings))])
+        zmax = None
+    w, q_tokens, k_tokens = regroup(w, q_tokens, k_tokens, cap, kind, settings)
 
     col1, col2, col3 = st.columns([2, 2, 1])
     options = [None, *range(len(q_tokens))]
@@ -57,7 +108,9 @@ def render(cap: Capture, settings: Settings) -> None:
     what = f"H{head}" if not combined else f"{settings.combine}_of_heads"
     title = (f"{cap.model_name} {kind} layer {layer} "
              + (f"head {head}" if not combined else f"{settings.combine} of {n_heads} heads"))
+    if zmax is None:
+        title += ": weight × |value|"
     fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
-                            highlight=highlight)
+                            highlight=highlight, zmax=zmax)
     show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")
     explain(EXPLANATION)

@@ -154,3 +154,60 @@ def view_matrix(layer_weights: np.ndarray, query_tokens: Sequence[str], key_toke
         return w[0], q_tokens, k_tokens
     w, q_tokens, k_tokens = hide_tokens(layer_weights, query_tokens, key_tokens, hide)
     return combine_heads(w, combine, head), q_tokens, k_tokens
+
+
+CONTINUATION = "##"  # WordPiece marks a piece that continues the word before it
+WORD_STARTS = ("Ġ", "▁", "Ċ")  # byte-level BPE and SentencePiece mark a piece that starts a word
+
+
+def word_groups(tokens: Sequence[str], special: Collection[str] = ()) -> list[list[int]]:
+    """Token positions grouped into words: a WordPiece ``##`` piece joins the piece before it; where
+    the tokenizer marks word starts (``Ġ``, ``▁``), a piece without the mark joins the one before.
+    Special tokens stay alone."""
+    marks_starts = any(t.startswith(WORD_STARTS) for t in tokens)
+    groups: list[list[int]] = []
+    for i, t in enumerate(tokens):
+        joins = (t.startswith(CONTINUATION) and len(t) > 2) or (marks_starts and not t.startswith(WORD_STARTS))
+        if groups and joins and t not in special and tokens[groups[-1][0]] not in special:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def group_label(tokens: Sequence[str], group: Sequence[int]) -> str:
+    """A group's tokens read as one word: WordPiece marks dropped, pieces joined."""
+    if len(group) == 1:
+        return tokens[group[0]]
+    return "".join(tokens[i].removeprefix(CONTINUATION) for i in group)
+
+
+def merge_groups(weights: np.ndarray, query_groups: Sequence[Sequence[int]],
+                 key_groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """``[queries, keys]`` -> ``[query groups, key groups]``: the attention a group of queries pays to a
+    group of keys. Columns of a group are summed (what a query gives the whole group); rows of a group
+    are averaged (the group's queries as one), so rows still sum to 1."""
+    w = np.asarray(weights, dtype=np.float32)
+    cols = np.stack([w[:, list(g)].sum(axis=1) for g in key_groups], axis=1)  # (Q, key groups)
+    return np.stack([cols[list(g)].mean(axis=0) for g in query_groups], axis=0)  # (query groups, key groups)
+
+
+def span_groups(n: int, span: Collection[int]) -> list[list[int]]:
+    """Positions 0..n-1 with the ``span`` positions as one group, placed where the span starts."""
+    chosen = sorted(i for i in set(span) if 0 <= i < n)
+    groups: list[list[int]] = []
+    for i in range(n):
+        if chosen and i == chosen[0]:
+            groups.append(chosen)
+        elif i not in chosen:
+            groups.append([i])
+    return groups
+
+
+def value_weighted(weights: np.ndarray, value_norms: np.ndarray) -> np.ndarray:
+    """``weight[i, j] * |v_j|``: how much key j's value vector moves query i's output (Kobayashi et al. 2020)."""
+    w = np.asarray(weights, dtype=np.float32)
+    norms = np.asarray(value_norms, dtype=np.float32)
+    if norms.shape != (w.shape[-1],):
+        raise ValueError(f"one value norm per key: {w.shape[-1]} keys, got {norms.shape}")
+    return w * norms[None, :]
