@@ -19,7 +19,8 @@ from torch import nn
 
 from model.types import Adapter, Point, ScoreForm
 
-OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q|k|v|pattern)$")
+# q_raw / k_raw: a RoPE model's queries and keys before their rotation (q / k are after it)
+OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v|pattern)$")
 OUR_POSITIONS = "embeddings.hook_positions"
 OUR_OUTPUTS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.out$")
 
@@ -39,7 +40,11 @@ def relative_vector(bias: torch.Tensor) -> np.ndarray:
 
 
 class TransformerAdapter(Adapter):
-    """Our own Transformer (MiniLM, the translator): its named hook points hold q, k, v per head."""
+    """Our own Transformer (MiniLM, the translator, SmolLM2): its named hook points hold q, k, v per head.
+
+    Keys and values come with ``n_kv_heads`` heads (grouped-query attention); with RoPE the keys kept
+    are the rotated ones the scores used, and ``q_raw`` / ``k_raw`` the ones before the rotation.
+    """
 
     def __init__(self, net: nn.Module) -> None:
         cfg = net.cfg
@@ -48,8 +53,11 @@ class TransformerAdapter(Adapter):
         self.scale = 1.0 / math.sqrt(cfg.d_head)
         self.n_heads = cfg.n_heads
         self.positional = cfg.positional
-        self.positions_note = "This model adds no positional vectors to its embeddings." \
-            if cfg.positional == "none" else None
+        self.positions_note = {
+            "none": "This model adds no positional vectors to its embeddings.",
+            "rope": "RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
+                    "angle that grows with its position, so q · k depends on how far apart they are.",
+        }.get(cfg.positional)
 
     def points(self, net: nn.Module) -> dict[str, Point]:
         found = {}

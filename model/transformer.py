@@ -1,8 +1,11 @@
 """Our Transformer: one config, explicit attention, named hook points.
 
-Read top to bottom: config -> hook point -> positional encodings -> embeddings
--> multi-head attention -> feed-forward -> encoder / decoder layers -> the
-three model shapes (encoder, decoder-only, encoder-decoder).
+Read top to bottom: config -> hook point -> positional encodings (sinusoidal,
+learned, RoPE) -> embeddings -> norms -> multi-head / grouped-query attention ->
+feed-forward (GELU, ReLU, SwiGLU) -> encoder / decoder layers -> the three model
+shapes (encoder, decoder-only, encoder-decoder). BERT, the translator and Llama
+(SmolLM2: RoPE, grouped-query attention, RMSNorm, SwiGLU, no biases) are all one
+config away.
 
 Every tensor a user may want to look at passes through a ``HookPoint``, an
 identity module, so a forward hook on it sees the value. Hook names are module
@@ -19,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Positional = Literal["sinusoidal", "learned", "none"]
+Positional = Literal["sinusoidal", "learned", "rope", "none"]
 Arch = Literal["encoder", "decoder", "encoder-decoder"]
 
 
@@ -37,8 +40,13 @@ class TransformerConfig:
     positional: Positional = "learned"
     arch: Arch = "encoder"
     norm_first: bool = False  # pre-LN; False is post-LN as in BERT
-    activation: Literal["gelu", "relu"] = "gelu"
-    layer_norm_eps: float = 1e-12
+    activation: Literal["gelu", "relu", "swiglu"] = "gelu"  # swiglu: down(silu(gate(x)) * up(x))
+    layer_norm_eps: float = 1e-12  # the eps of every norm, LayerNorm or RMSNorm
+    norm: Literal["layer", "rms"] = "layer"
+    n_kv_heads: int = 0  # key/value heads (grouped-query attention); 0 means n_heads
+    rope_theta: float = 10000.0  # base of RoPE's frequencies (positional="rope")
+    bias: bool = True  # biases on the attention and feed-forward projections (Llama has none)
+    tie_embeddings: bool = False  # a decoder's LM head reuses the token embedding matrix
     type_vocab_size: int = 0  # BERT's segment embeddings; 0 for none
     embedding_norm: bool = False  # BERT normalises the summed embeddings
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model) (Vaswani)
@@ -49,9 +57,17 @@ class TransformerConfig:
     def d_head(self) -> int:
         return self.d_model // self.n_heads
 
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads or self.n_heads
+
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.n_heads % self.kv_heads:
+            raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.kv_heads}")
+        if self.positional == "rope" and self.d_head % 2:
+            raise ValueError(f"RoPE rotates pairs of dimensions: d_head {self.d_head} is odd")
 
 
 class HookPoint(nn.Module):
@@ -71,6 +87,33 @@ def sinusoidal_table(n_positions: int, d_model: int) -> torch.Tensor:
     return table
 
 
+class Rotary(nn.Module):
+    """RoPE's angles: position p turns dimension pair (i, i + d/2) by p * theta^(-2i/d).
+
+    The halves-paired layout (not interleaved pairs) is the one Hugging Face's Llama uses.
+    """
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        hs = cfg.d_head
+        inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, hs, 2, dtype=torch.int64).float() / hs))  # (hs/2,)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, sin), each (T, hs), for positions 0..T-1."""
+        t = torch.arange(T, dtype=torch.float32)
+        freqs = t[:, None] * self.inv_freq[None, :]  # (T, hs/2)
+        angles = torch.cat([freqs, freqs], dim=-1)  # (T, hs): the same angle for i and i + hs/2
+        return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x (B, h, T, hs) with each pair (x_i, x_{i+hs/2}) turned by its position's angle."""
+    half = x.shape[-1] // 2
+    turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)  # (B, h, T, hs): (-x2, x1)
+    return x * cos + turned * sin
+
+
 class Embeddings(nn.Module):
     """Token embedding + positional encoding (+ segment embedding, + LayerNorm for BERT)."""
 
@@ -78,6 +121,7 @@ class Embeddings(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tokens = nn.Embedding(vocab_size, cfg.d_model)
+        # RoPE adds nothing here: it rotates queries and keys inside attention instead
         if cfg.positional == "learned":
             self.positions = nn.Embedding(cfg.max_positions, cfg.d_model)
         elif cfg.positional == "sinusoidal":
@@ -113,33 +157,62 @@ class Embeddings(nn.Module):
         return x
 
 
+def make_norm(cfg: TransformerConfig) -> nn.Module:
+    """LayerNorm (BERT, GPT-2, the translator) or RMSNorm (Llama: no centring, no bias)."""
+    if cfg.norm == "rms":
+        return nn.RMSNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+    return nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+
+
 class MultiHeadAttention(nn.Module):
-    """softmax(Q K^T / sqrt(d_head) + mask) V, computed explicitly so every weight is seen."""
+    """softmax(Q K^T / sqrt(d_head) + mask) V, computed explicitly so every weight is seen.
+
+    Grouped-query attention: ``kv_heads`` key/value heads, each shared by ``n_heads / kv_heads``
+    query heads (query head h reads key head h // group). With RoPE, queries and keys pass
+    ``hook_q_raw`` / ``hook_k_raw`` before their rotation and ``hook_q`` / ``hook_k`` after it:
+    the rotated ones are what the scores use.
+    """
 
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.query = nn.Linear(cfg.d_model, cfg.d_model)
-        self.key = nn.Linear(cfg.d_model, cfg.d_model)
-        self.value = nn.Linear(cfg.d_model, cfg.d_model)
-        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        kv_width = cfg.kv_heads * cfg.d_head
+        self.query = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+        self.key = nn.Linear(cfg.d_model, kv_width, bias=cfg.bias)
+        self.value = nn.Linear(cfg.d_model, kv_width, bias=cfg.bias)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+        if cfg.positional == "rope":  # only here, so the hook names of other models stay as they were
+            self.hook_q_raw = HookPoint()  # (B, nh, T, hs), before the rotation
+            self.hook_k_raw = HookPoint()  # (B, n_kv, S, hs), before the rotation
         self.hook_q = HookPoint()  # (B, nh, T, hs)
-        self.hook_k = HookPoint()  # (B, nh, S, hs)
-        self.hook_v = HookPoint()  # (B, nh, S, hs)
+        self.hook_k = HookPoint()  # (B, n_kv, S, hs)
+        self.hook_v = HookPoint()  # (B, n_kv, S, hs)
         self.hook_scores = HookPoint()  # (B, nh, T, S), scaled and masked, before softmax
         self.hook_pattern = HookPoint()  # (B, nh, T, S), rows sum to 1
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """x: (B, T, d) queries; context: (B, S, d) keys/values (x itself for self-attention);
-        mask: additive, broadcastable to (B, nh, T, S), 0 where allowed and very negative elsewhere."""
+        mask: additive, broadcastable to (B, nh, T, S), 0 where allowed and very negative elsewhere;
+        rope: (cos, sin) each (T, hs), self-attention of a RoPE model only."""
         B, T, C = x.shape
-        nh, hs = self.cfg.n_heads, self.cfg.d_head
+        nh, n_kv, hs = self.cfg.n_heads, self.cfg.kv_heads, self.cfg.d_head
         kv = x if context is None else context
         S = kv.shape[1]
-        q = self.hook_q(self.query(x).view(B, T, nh, hs).transpose(1, 2))  # (B, nh, T, hs)
-        k = self.hook_k(self.key(kv).view(B, S, nh, hs).transpose(1, 2))  # (B, nh, S, hs)
-        v = self.hook_v(self.value(kv).view(B, S, nh, hs).transpose(1, 2))  # (B, nh, S, hs)
+        q = self.query(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = self.key(kv).view(B, S, n_kv, hs).transpose(1, 2)  # (B, n_kv, S, hs)
+        if rope is not None:
+            cos, sin = rope
+            q = rotate(self.hook_q_raw(q), cos, sin)  # (B, nh, T, hs)
+            k = rotate(self.hook_k_raw(k), cos, sin)  # (B, n_kv, S, hs)
+        q = self.hook_q(q)
+        k = self.hook_k(k)
+        v = self.hook_v(self.value(kv).view(B, S, n_kv, hs).transpose(1, 2))  # (B, n_kv, S, hs)
+        group = nh // n_kv
+        if group > 1:  # each key/value head serves `group` query heads, side by side
+            k = k.repeat_interleave(group, dim=1)  # (B, nh, S, hs)
+            v = v.repeat_interleave(group, dim=1)  # (B, nh, S, hs)
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
         if mask is not None:
             scores = scores + mask
@@ -151,13 +224,18 @@ class MultiHeadAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
+    """down(act(up(x))), or with SwiGLU down(silu(gate(x)) * up(x)): a gate chosen per unit."""
+
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
-        self.up = nn.Linear(cfg.d_model, cfg.d_ff)
-        self.down = nn.Linear(cfg.d_ff, cfg.d_model)
-        self.act = nn.GELU() if cfg.activation == "gelu" else nn.ReLU()
+        self.gate = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias) if cfg.activation == "swiglu" else None
+        self.up = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias)
+        self.down = nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias)
+        self.act = {"gelu": nn.GELU, "relu": nn.ReLU, "swiglu": nn.SiLU}[cfg.activation]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate is not None:
+            return self.down(self.act(self.gate(x)) * self.up(x))
         return self.down(self.act(self.up(x)))
 
 
@@ -167,7 +245,7 @@ class Sublayer(nn.Module):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.norm_first = cfg.norm_first
-        self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.norm = make_norm(cfg)
 
     def forward(self, x: torch.Tensor, fn) -> torch.Tensor:
         if self.norm_first:
@@ -183,8 +261,9 @@ class EncoderLayer(nn.Module):
         self.ffn = FeedForward(cfg)
         self.ffn_block = Sublayer(cfg)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.attn_block(x, lambda h: self.self_attn(h, mask=mask))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        x = self.attn_block(x, lambda h: self.self_attn(h, mask=mask, rope=rope))
         return self.ffn_block(x, self.ffn)
 
 
@@ -201,8 +280,10 @@ class DecoderLayer(nn.Module):
         self.ffn_block = Sublayer(cfg)
 
     def forward(self, x: torch.Tensor, causal: torch.Tensor, memory: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.attn_block(x, lambda h: self.self_attn(h, mask=causal))
+                memory_mask: torch.Tensor | None = None,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        # cross-attention is never rotated: its keys are the source's, at other positions
+        x = self.attn_block(x, lambda h: self.self_attn(h, mask=causal, rope=rope))
         if self.cross_attn is not None:
             x = self.cross_block(x, lambda h: self.cross_attn(h, context=memory, mask=memory_mask))
         return self.ffn_block(x, self.ffn)
@@ -214,7 +295,7 @@ class Stack(nn.Module):
     def __init__(self, cfg: TransformerConfig, layers: list[nn.Module]) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
-        self.final_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.norm_first else None
+        self.final_norm = make_norm(cfg) if cfg.norm_first else None
 
 
 def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -241,11 +322,14 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embeddings = Embeddings(cfg, cfg.vocab_size)
+        self.rotary = Rotary(cfg) if cfg.positional == "rope" else None
         if cfg.arch in ("encoder", "encoder-decoder"):
             self.encoder = Stack(cfg, [EncoderLayer(cfg) for _ in range(cfg.n_layers)])
         if cfg.arch == "decoder":
             self.decoder = Stack(cfg, [DecoderLayer(cfg, cross=False) for _ in range(cfg.n_layers)])
             self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+            if cfg.tie_embeddings:  # one matrix reads tokens in and writes them out
+                self.lm_head.weight = self.embeddings.tokens.weight
         if cfg.arch == "encoder-decoder":
             self.target_embeddings = Embeddings(cfg, cfg.target_vocab_size or cfg.vocab_size)
             self.decoder = Stack(cfg, [DecoderLayer(cfg, cross=True) for _ in range(cfg.n_decoder_layers)])
@@ -255,12 +339,17 @@ class Transformer(nn.Module):
         """Every hook point by module path: the one list of names a user can hook."""
         return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
 
+    def rope(self, T: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """RoPE's (cos, sin) for T positions, computed once a forward pass; None without RoPE."""
+        return None if self.rotary is None else self.rotary(T)
+
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, S) source ids -> (B, S, d) encoder states."""
         mask = padding_mask(ids, self.cfg.pad_id) if (ids == self.cfg.pad_id).any() else None
         x = self.embeddings(ids)
+        rope = self.rope(ids.shape[1])
         for layer in self.encoder.layers:
-            x = layer(x, mask)
+            x = layer(x, mask, rope)
         return x if self.encoder.final_norm is None else self.encoder.final_norm(x)
 
     def decode(self, target_ids: torch.Tensor, memory: torch.Tensor | None = None,
@@ -272,8 +361,9 @@ class Transformer(nn.Module):
         memory_mask = None
         if memory_ids is not None and (memory_ids == self.cfg.pad_id).any():
             memory_mask = padding_mask(memory_ids, self.cfg.pad_id)
+        rope = self.rope(target_ids.shape[1])
         for layer in self.decoder.layers:
-            x = layer(x, causal, memory, memory_mask)
+            x = layer(x, causal, memory, memory_mask, rope)
         if self.decoder.final_norm is not None:
             x = self.decoder.final_norm(x)
         return self.lm_head(x)

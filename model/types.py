@@ -99,6 +99,10 @@ class Capture:
     output_text: str | None = None  # what the model wrote (encoder-decoder target, decoder continuation)
     n_generated: int = 0  # how many of the last tokens a decoder wrote
     thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see thumbnails()
+    # RoPE models: queries [layers, heads, queries, d_head] and keys [layers, kv_heads, keys, d_head]
+    # before their rotation (q and k hold the rotated ones, which the scores use); empty otherwise
+    q_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    k_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for group in (self.q, self.k, self.v, self.bias, self.thumbs):
