@@ -63,7 +63,13 @@ def prepare(model: LoadedModel, text: str, continuation: str | None = None) -> I
     enc = encode_checked(model, text)
     rows, scored = list(enc.ids), 0
     if continuation and model.arch == "decoder":
+        try:
+            continuation.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("The continuation is not valid Unicode: it holds unpaired surrogate characters.") from exc
         extra = model.codec.full.encode(continuation, add_special_tokens=False).ids
+        if not extra:
+            raise ValueError("The continuation has no tokens to score: type the words the model should write.")
         rows = (rows + extra)[: model.max_tokens]
         scored = max(0, len(rows) - len(enc.ids))
     ids, mask = padded([rows], model.adapter.pad_id)
@@ -282,9 +288,13 @@ def attribution(model: LoadedModel, text: str, mode: str = "zero", corrupted: st
     modules = dict(model.net.named_modules())
     kept: dict[tuple[str, int], torch.Tensor] = {}
 
-    def keep(name: str, z: torch.Tensor) -> None:
-        z.retain_grad()
-        kept[outputs[name]] = z
+    def keep(name: str, z: torch.Tensor) -> torch.Tensor | None:
+        if z.requires_grad:
+            kept[outputs[name]] = z
+            return None
+        leaf = z.detach().requires_grad_(True)  # the first head outputs the measure depends on
+        kept[outputs[name]] = leaf
+        return leaf
 
     with torch.enable_grad(), pre_hooked({n: modules[n] for n in outputs}, keep):
         out = forward(model, inputs)
@@ -295,22 +305,24 @@ def attribution(model: LoadedModel, text: str, mode: str = "zero", corrupted: st
         else:
             next_token = next_token_of(model, inputs, clean_score.detach())
             metric = clean_score[0, next_token] if next_token is not None else clean_score.sum()
-        metric.backward()
+        # gradients of the head outputs only: no parameter's gradient is made or kept
+        grads = dict(zip(kept, torch.autograd.grad(metric, list(kept.values()), allow_unused=True), strict=True))
     n_heads = model.adapter.n_heads
     rows = []
     for (kind, layer), z in kept.items():
         dh = z.shape[-1] // n_heads
         zc = z.detach()
+        grad = grads[(kind, layer)]
+        if grad is None:  # a head output the measure does not read
+            grad = torch.zeros_like(zc)
         if mode == "zero":
             new = torch.zeros_like(zc)
         elif mode == "mean":
             new = zc.mean(dim=-2, keepdim=True).expand_as(zc)
         else:
             new = source[(kind, layer)]
-        change = (z.grad * (new - zc)).view(*zc.shape[:-1], n_heads, dh).sum(dim=(0, 1, 3))  # (H,)
+        change = (grad * (new - zc)).view(*zc.shape[:-1], n_heads, dh).sum(dim=(0, 1, 3))  # (H,)
         rows += [(kind, layer, head, float(-change[head])) for head in range(n_heads)]
-    for p in model.net.parameters():
-        p.grad = None
     frame = pd.DataFrame(rows, columns=["kind", "layer", "head", "estimate"])
     return frame.sort_values(["kind", "layer", "head"], key=_kind_order).reset_index(drop=True)
 

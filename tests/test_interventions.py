@@ -143,3 +143,23 @@ def test_local_checkpoints_knock_heads_out_through_their_adapter(tmp_path, famil
     one = intervene(m, text, [(row["kind"], int(row["layer"]), int(row["head"]))])
     assert one.effect == pytest.approx(float(row["effect"]), abs=1e-4)
     assert not any(mod._forward_pre_hooks for mod in m.net.modules())
+
+
+def test_knocking_out_nothing_changes_nothing_and_everything_is_allowed(minilm):
+    assert intervene(minilm, TEXT, []).effect == pytest.approx(0.0, abs=1e-6)
+    every = intervene(minilm, TEXT, [("encoder", layer, h) for layer in range(6) for h in range(12)])
+    assert 0.0 < every.effect <= 2.0 and "cosine" in every.after
+
+
+def test_bad_input_is_a_message(minilm, tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        head_importance(minilm, "   ")
+    with pytest.raises(ValueError, match="one of"):
+        intervene(minilm, TEXT, [("encoder", 0, 0)], mode="scramble")
+    with pytest.raises(ValueError, match="second sentence"):
+        intervene(minilm, TEXT, [("encoder", 0, 0)], mode="patch")
+    gpt = load_model(str(build("gpt2", tmp_path / "gpt2")))
+    with pytest.raises(ValueError, match="not valid Unicode"):
+        intervene(gpt, "the cat", [("decoder", 0, 0)], continuation="\ud800")
+    scored = intervene(gpt, "the cat", [("decoder", 0, 0)], continuation="sat on the mat")
+    assert "continuation" in scored.measure
