@@ -11,6 +11,7 @@ Measures, per head, averaged over the query rows:
 - share on [CLS]-like, [SEP]-like and punctuation keys;
 - previous / same / next: the weight on key ``q-1``, ``q``, ``q+1``, averaged over
   the queries that have such a neighbour;
+- first: the weight on the first key, whatever token it is (many heads park there, Xiao et al., 2023);
 - confidence: the mean of each row's largest weight (Voita et al., 2019).
 """
 
@@ -26,7 +27,7 @@ LAST_SPECIAL = frozenset({"[SEP]", "</s>", "<eos>", "[EOS]"})
 # Subword markers of WordPiece, byte-level BPE and SentencePiece, stripped before the punctuation test.
 SUBWORD_MARKS = ("##", "Ġ", "▁")
 
-STAT_COLUMNS = ["entropy", "distance", "cls", "sep", "punct", "previous", "same", "next", "confidence"]
+STAT_COLUMNS = ["entropy", "distance", "cls", "sep", "punct", "previous", "same", "next", "first", "confidence"]
 STAT_LABELS = {
     "entropy": "entropy (nats)",
     "distance": "mean distance",
@@ -36,6 +37,7 @@ STAT_LABELS = {
     "previous": "share on previous",
     "same": "share on itself",
     "next": "share on next",
+    "first": "share on first token",
     "confidence": "confidence",
 }
 
@@ -140,6 +142,7 @@ def head_statistics(att: np.ndarray, query_tokens: list[str], key_tokens: list[s
         "previous": offset_share(w, -1) if self_attention else nan,
         "same": offset_share(w, 0) if self_attention else nan,
         "next": offset_share(w, 1) if self_attention else nan,
+        "first": w[..., 0].mean(-1),  # a model without [CLS] still has a first token heads can park on
         "confidence": confidence(w),
     }
     layer, head = np.meshgrid(np.arange(L), np.arange(H), indexing="ij")

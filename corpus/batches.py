@@ -1,0 +1,84 @@
+"""The per-batch function every engine runs, and how a shard's lines become its batches.
+
+``batch_statistics(model, items)`` is a pure function of the model and ``(sentence_id, text)`` pairs:
+one padded forward pass (``model.capture.capture_batch``), then ``model.statistics`` per sentence and
+head. It returns numbers per head, never attention matrices, so a worker ships a few kilobytes a
+batch. ``plan_batches`` tokenises a shard once in the driver: lines the tokenizer cannot read are
+reported there, and the batches (``model.corpus.batches_by_length``) are fixed before any engine
+sees them, so every engine and every rerun computes exactly the same batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from corpus.reading import Line
+from model.capture import capture_batch, encode_checked
+from model.corpus import MAX_BATCH_TOKENS, batches_by_length, capture_statistics
+from model.statistics import STAT_COLUMNS
+from model.types import LoadedModel
+
+ID_COLUMNS = ["sentence_id", "kind", "layer", "head", "tokens", "truncated", "text"]
+COLUMNS = [*ID_COLUMNS, *STAT_COLUMNS]
+KIND_ORDER = {"encoder": 0, "decoder": 1, "cross": 2}
+QUOTED_CHARS = 200  # of a skipped line, kept in the report
+
+
+@dataclass(frozen=True)
+class Skipped:
+    sentence_id: int
+    reason: str
+    text: str
+
+
+def quoted(text: str) -> str:
+    """The start of ``text`` as a report can store it (unpaired surrogates shown as U+FFFD)."""
+    return text[:QUOTED_CHARS].encode("utf-8", errors="replace").decode("utf-8")
+
+
+def plan_batches(model: LoadedModel, lines: list[Line], batch_size: int,
+                 max_tokens: int = MAX_BATCH_TOKENS) -> tuple[list[list[tuple[int, str]]], list[Skipped]]:
+    """``lines`` as batches of ``(sentence_id, text)`` of similar token length, and the lines left out."""
+    readable: list[tuple[int, str]] = []
+    lengths: list[int] = []
+    skipped: list[Skipped] = []
+    for line in lines:
+        if line.problem is not None:
+            skipped.append(Skipped(line.sentence_id, line.problem, quoted(line.text)))
+            continue
+        try:
+            enc = encode_checked(model, line.text)
+        except Exception as exc:  # any tokenizer failure is one line's problem, not the job's
+            skipped.append(Skipped(line.sentence_id, str(exc) or type(exc).__name__, quoted(line.text)))
+            continue
+        readable.append((line.sentence_id, line.text))
+        lengths.append(len(enc.ids))
+    batches = [[readable[i] for i in batch] for batch in batches_by_length(lengths, batch_size, max_tokens)]
+    return batches, skipped
+
+
+def batch_statistics(model: LoadedModel, items: list[tuple[int, str]]) -> pd.DataFrame:
+    """One row per (sentence, kind, layer, head) of ``items`` in one forward pass, columns ``COLUMNS``.
+
+    Sentences longer than the model reads are truncated as ``capture`` truncates them, flagged in
+    ``truncated``; ``tokens`` counts the tokens read.
+    """
+    encoded = [encode_checked(model, text) for _, text in items]
+    frames = []
+    for (sentence_id, text), enc, cap in zip(items, encoded, capture_batch(model, encoded), strict=True):
+        frame = capture_statistics(cap)
+        frame.insert(0, "sentence_id", sentence_id)
+        frame.insert(4, "tokens", len(enc.ids))
+        frame.insert(5, "truncated", enc.truncated or enc.cut)
+        frame.insert(6, "text", text)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in one order whatever order batches came back in: sentence, kind, layer, head."""
+    order = frame.assign(_kind=frame["kind"].map(KIND_ORDER))
+    order = order.sort_values(["sentence_id", "_kind", "layer", "head"], kind="stable")
+    return order.drop(columns="_kind").reset_index(drop=True)

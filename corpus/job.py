@@ -1,0 +1,169 @@
+"""The corpus job: read, plan shards, run batches on an engine, write shards, then the summary.
+
+Shard ``k`` holds the ``k``-th ``shard_size`` readable-or-reported lines of the input in file order,
+so which lines a shard holds depends only on the input and ``shard_size``. A rerun skips every
+shard whose file is intact (``ResultFolder.is_done``), computes the rest, and rebuilds the summary
+from all shards in order: after a crash or Ctrl-C it ends with the same files as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus.batches import COLUMNS, Skipped, plan_batches, sorted_rows
+from corpus.engines import Work
+from corpus.progress import Progress
+from corpus.reading import CorpusFile, Line
+from corpus.results import Summary
+from corpus.shards import PARTS, ResultFolder, part_path, write_table
+from model.corpus import MAX_BATCH_TOKENS
+from model.statistics import STAT_COLUMNS
+from model.types import LoadedModel
+
+SUMMARY, TOP, SKIPPED = "summary.parquet", "top.parquet", "skipped.parquet"
+
+
+class JobError(ValueError):
+    """The job cannot run as asked; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What decides the result: a folder made with other settings is refused, not mixed."""
+
+    model: str = "minilm"
+    shard_size: int = 1000
+    batch_size: int = 16
+    max_batch_tokens: int = MAX_BATCH_TOKENS
+
+
+@dataclass
+class Shard:
+    index: int
+    lines: list[Line]
+    batches: list[list[tuple[int, str]]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return {"lines": len(self.lines), "first_id": self.lines[0].sentence_id,
+                "last_id": self.lines[-1].sentence_id, "sentences": sum(len(b) for b in self.batches),
+                "skipped": [asdict(s) for s in self.skipped]}
+
+
+@dataclass
+class JobResult:
+    out: Path
+    shards: int
+    computed: int  # shards computed by this run (the rest were already finished)
+    sentences: int
+    skipped: int
+    empty: int
+    truncated: int
+    seconds: float
+
+
+def shards_of(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
+    while chunk := list(itertools.islice(lines, size)):
+        yield chunk
+
+
+def schema() -> pa.Schema:
+    return pa.schema([("sentence_id", pa.int64()), ("kind", pa.string()), ("layer", pa.int16()),
+                      ("head", pa.int16()), ("tokens", pa.int32()), ("truncated", pa.bool_()),
+                      ("text", pa.string()), *[(name, pa.float64()) for name in STAT_COLUMNS]])
+
+
+def shard_table(frames: list[pd.DataFrame]) -> pa.Table:
+    rows = sorted_rows(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=COLUMNS)
+    # no pandas metadata: Ray hands back Arrow-backed dtypes, and the file must not depend on the engine
+    return pa.Table.from_pandas(rows[COLUMNS], schema=schema(), preserve_index=False).replace_schema_metadata(None)
+
+
+def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: LoadedModel, engine: Any, *,
+            limit: int | None = None, progress: bool = True) -> JobResult:
+    """Compute every pending shard of ``corpus`` on ``engine``, then the summary; see the module docstring."""
+    if settings.shard_size < 1 or settings.batch_size < 1:
+        raise JobError("--shard-size and --batch-size are at least 1")
+    start = time.perf_counter()
+    folder = ResultFolder(out, {"input_sha256": corpus.sha256(), "input_format": corpus.format,
+                                **asdict(settings)})
+    total = sum(1 for _ in itertools.islice(corpus, limit))
+    bar = Progress(total, enabled=progress)
+    lines = itertools.islice(iter(corpus), limit)
+    n_shards = computed = 0
+    try:
+        pending: list[Shard] = []
+        for index, chunk in enumerate(shards_of(lines, settings.shard_size)):
+            n_shards = index + 1
+            if folder.is_done(index, len(chunk), chunk[0].sentence_id, chunk[-1].sentence_id):
+                bar.update(len(chunk), fresh=False)
+                continue
+            shard = Shard(index, chunk)
+            shard.batches, shard.skipped = plan_batches(model, chunk, settings.batch_size, settings.max_batch_tokens)
+            pending.append(shard)
+            if sum(len(s.lines) for s in pending) >= engine.wave_sentences:
+                computed += run_wave(pending, engine, folder, bar)
+                pending = []
+        computed += run_wave(pending, engine, folder, bar)
+    finally:
+        bar.close()
+    folder.keep_only(n_shards)
+    return finish(folder, n_shards, computed, corpus.empty, time.perf_counter() - start)
+
+
+def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progress) -> int:
+    """Run ``shards``' batches on ``engine``; each shard is written as soon as its last batch is back."""
+    waiting = {s.index: s for s in shards}
+    frames: dict[int, list[pd.DataFrame]] = {s.index: [] for s in shards}
+    left = {s.index: len(s.batches) for s in shards}
+
+    def finish_if_complete(index: int) -> None:
+        if left[index] == 0:
+            shard = waiting.pop(index)
+            folder.finish_shard(index, shard_table(frames.pop(index)), shard.record())
+            bar.update(len(shard.skipped))
+
+    for s in shards:
+        finish_if_complete(s.index)  # a shard whose every line was skipped has nothing to run
+    work = [Work(s.index, j, batch) for s in shards for j, batch in enumerate(s.batches)]
+    for shard, _batch, rows in engine.run(work):
+        frames[shard].append(rows)
+        left[shard] -= 1
+        bar.update(int(rows["sentence_id"].nunique()))
+        finish_if_complete(shard)
+    if waiting:
+        raise RuntimeError(f"the engine returned no rows for shards {sorted(waiting)}")
+    return len(shards)
+
+
+def finish(folder: ResultFolder, n_shards: int, computed: int, empty: int, seconds: float) -> JobResult:
+    """Summary, strongest sentences and the skipped lines, from every shard in order; the manifest's result."""
+    summary = Summary()
+    skipped: list[dict[str, Any]] = []
+    sentences = truncated = 0
+    for index in range(n_shards):
+        rows = pq.read_table(part_path(folder.out, index)).to_pandas()
+        summary.add(rows)
+        sentences += rows["sentence_id"].nunique()
+        truncated += rows.loc[rows["truncated"], "sentence_id"].nunique()
+        skipped.extend(folder.shards[str(index)]["skipped"])
+    write_table(pa.Table.from_pandas(summary.summary(), preserve_index=False), folder.out / SUMMARY)
+    write_table(pa.Table.from_pandas(summary.strongest(), preserve_index=False), folder.out / TOP)
+    skipped_frame = pd.DataFrame(skipped, columns=["sentence_id", "reason", "text"]).astype(
+        {"sentence_id": "int64", "reason": "string", "text": "string"})
+    write_table(pa.Table.from_pandas(skipped_frame, preserve_index=False), folder.out / SKIPPED)
+    result = JobResult(folder.out, n_shards, computed, sentences, len(skipped), empty, truncated, seconds)
+    folder.manifest["result"] = {"shards": n_shards, "sentences": sentences, "skipped": len(skipped),
+                                 "empty_lines": empty, "truncated": truncated,
+                                 "files": [PARTS + "/", SUMMARY, TOP, SKIPPED]}
+    folder.save()
+    return result
