@@ -32,6 +32,8 @@ from export.images import (
 )
 from export.names import file_name
 from model import Capture, ModelLoadError, capture, load_model
+from viz.grid import model_view_figure
+from viz.positional import positions_heatmap
 from viz.publication import check_head, for_print, head_figure
 
 DATA_FORMATS = ("csv", "npz", "json")
@@ -160,8 +162,6 @@ def view_figures(cap: Capture, args: argparse.Namespace, kind: str) -> Iterator[
                 yield file_name(cap.model_name, f"L{layer}", f"H{head}", kind), head_figure(
                     cap, kind, layer, head, colorscale=args.colorscale)
     elif args.view == "grid":
-        from viz.grid import model_view_figure
-
         title = f"{cap.model_name} · {kind} attention · every layer (rows) x head (columns)"
         yield file_name(cap.model_name, "grid", kind), for_print(model_view_figure(
             cap.thumbnails(kind), title=title, colorscale=args.colorscale))
@@ -173,8 +173,6 @@ def positions_figure(cap: Capture) -> go.Figure:
     """The positional vectors the model added, one row per token."""
     if cap.positions is None:
         raise ValueError(cap.positions_note or f"{cap.model_name} has no positional encodings to draw")
-    from viz.positional import positions_heatmap
-
     return positions_heatmap(cap.positions, cap.tokens, title=f"{cap.model_name} · positional encodings "
                                                                 f"added at each position")
 
