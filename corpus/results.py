@@ -19,8 +19,11 @@ HEAD_KEYS = ["kind", "layer", "head", "statistic"]
 
 
 def long_form(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (sentence, head, statistic) with a value; NaN (a measure a head has not) dropped."""
-    long = rows.melt(id_vars=["sentence_id", "kind", "layer", "head", "tokens", "text"], value_vars=STAT_COLUMNS,
+    """One row per (sentence, head, statistic) with a value; NaN (a measure a head has not) dropped.
+
+    Without the text: a shard's rows times ten statistics would copy every sentence 720 times.
+    """
+    long = rows.melt(id_vars=["sentence_id", "kind", "layer", "head"], value_vars=STAT_COLUMNS,
                      var_name="statistic", value_name="value")
     return long[long["value"].notna()]
 
@@ -31,6 +34,7 @@ class Summary:
     def __init__(self) -> None:
         self.moments: pd.DataFrame | None = None  # index HEAD_KEYS; count, mean, m2
         self.top: pd.DataFrame | None = None
+        self.sentences = pd.DataFrame(columns=["tokens", "text"])  # of the sentences in ``top``, by id
 
     def add(self, rows: pd.DataFrame) -> None:
         long = long_form(rows)
@@ -45,6 +49,9 @@ class Summary:
         both = both.sort_values([*HEAD_KEYS, "value", "sentence_id"], ascending=[True] * 4 + [False, True],
                                 kind="stable")
         self.top = both.groupby(HEAD_KEYS, sort=False).head(TOP).reset_index(drop=True)
+        new = rows.drop_duplicates("sentence_id").set_index("sentence_id")[["tokens", "text"]]
+        kept = self.top["sentence_id"].unique()
+        self.sentences = pd.concat([self.sentences, new]).reindex(kept)
 
     def summary(self) -> pd.DataFrame:
         """kind, layer, head, statistic, mean, std (sample; NaN under 2 sentences), count."""
@@ -63,6 +70,8 @@ class Summary:
             return pd.DataFrame({c: [] for c in [*HEAD_KEYS, "rank", "sentence_id", "value", "tokens", "text"]})
         top = head_order(self.top)
         top.insert(4, "rank", top.groupby(HEAD_KEYS, sort=False).cumcount() + 1)
+        top["tokens"] = self.sentences["tokens"].reindex(top["sentence_id"]).to_numpy().astype(np.int64)
+        top["text"] = self.sentences["text"].reindex(top["sentence_id"]).to_numpy()
         return top[[*HEAD_KEYS, "rank", "sentence_id", "value", "tokens", "text"]]
 
 
