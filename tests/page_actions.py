@@ -1,6 +1,11 @@
-"""What the browser tests do on the page: type a sentence, choose a view, read the ticks."""
+"""What the browser tests do on the page: type a sentence, choose a view, read the ticks, download a file."""
 
 from __future__ import annotations
+
+import base64
+import struct
+
+import numpy as np
 
 SENTENCE = "the cat saw the dog and the bird"
 TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "and", "the", "bird", "[SEP]"]
@@ -28,3 +33,39 @@ def choose_view(pg, name: str) -> None:
 
 def x_ticks(pg) -> list[str]:
     return pg.locator(".js-plotly-plot").first.locator(".xtick text").all_text_contents()
+
+
+def download(pg, button, timeout: float = 90_000) -> tuple[str, bytes]:
+    """Click ``button`` and return (suggested file name, bytes) of the file the browser receives."""
+    with pg.expect_download(timeout=timeout) as info:
+        button.click()
+    dl = info.value
+    with open(dl.path(), "rb") as f:
+        return dl.suggested_filename, f.read()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (asserts it is a PNG)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"not a PNG: {data[:16]!r}"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+TRACE_JS = """([title, attr]) => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(p => [...p.querySelectorAll('.gtitle')].some(t => t.textContent.includes(title)));
+  if (!gd || !gd.data) return null;
+  const v = gd.data[0][attr];
+  if (ArrayBuffer.isView(v)) return Array.from(v);
+  if (v && v.bdata) return {dtype: v.dtype, bdata: v.bdata, shape: v.shape ? String(v.shape) : null};
+  return v;
+}"""
+
+
+def trace_values(pg, title: str, attr: str) -> np.ndarray | None:
+    """``data[0][attr]`` of the first plot titled with ``title`` as the browser holds it (None: no such plot)."""
+    v = pg.evaluate(TRACE_JS, [title, attr])
+    if isinstance(v, dict):
+        flat = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return flat.reshape([int(x) for x in v["shape"].split(",")]) if v["shape"] else flat
+    return None if v is None else np.asarray(v, dtype=np.float64)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model import capture, load_model
 from model.folders import ROOTS_ENV
-from ui.state import MODELS
 
 TIMEOUT = 300
 SENTENCE = "the cat saw the dog and the bird"
@@ -81,7 +81,7 @@ def test_positions_view_sections():
     assert float(gap.split("at most ")[1].split()[0]) < 1e-4
 
 
-def test_compare_view_modes():
+def test_compare_view_modes(minilm):
     at = open_view("Compare")
     at.radio(key="cmp_mode").set_value("Two heads").run()
     traces = charts(at)[0]["data"]
@@ -100,11 +100,16 @@ def test_compare_view_modes():
         "tired", "wide", ".", "[SEP]"}
 
     at.radio(key="cmp_mode").set_value("Two models").run()
+    at.selectbox(key="cmp_model_b").set_value("translator").run()
     assert not at.exception
-    if len(MODELS) == 1:
-        assert any("Only one model is available" in i.value for i in at.info)
-    else:
-        assert charts(at) or at.warning or at.info
+    assert not at.warning and not at.info
+    # MiniLM's 10 tokens and the translator's 8: two panels side by side, no difference panel
+    (fig,) = charts(at)
+    a, b = (z_array(t) for t in fig["data"])
+    np.testing.assert_allclose(a, capture(minilm, SENTENCE).head("encoder", 0, 0), atol=1e-6)
+    np.testing.assert_allclose(b, capture(load_model("translator"), SENTENCE).head("encoder", 0, 0), atol=1e-6)
+    assert any("shown side by side" in c.value for c in at.caption)
+    assert fig["layout"]["title"]["text"] == "one sentence, two models"
 
     at.radio(key="cmp_mode").set_value("With / without positions").run()
     traces = charts(at)[0]["data"]
@@ -157,25 +162,60 @@ VIEW_SECTIONS = [
 ]
 
 
+def z_shapes(figs: list[dict]) -> list[list[tuple[int, ...] | None]]:
+    """Per figure, the shape of each trace's z (None for a trace without z: a scatter)."""
+    return [[z_array(t).shape if "z" in t else None for t in f["data"]] for f in figs]
+
+
+def expected_shapes(name: str, n: int, offsets: int) -> list[list[tuple[int, ...] | None]]:
+    """What each section of MiniLM's views draws for ``n`` tokens and ``offsets`` columns of the offset profile."""
+    return {
+        "Vectors": [[(n, 384)], [None] * 4],  # the vectors, and four dimensions as curves
+        "Similarity": [[(n, n)]],
+        "Offsets": [[(72, offsets)]],
+        "Ablation": [[(n, n)] * 4],  # original, shuffled, put back in order, difference
+        "This sentence": [[None, None]],  # every head as a scatter
+        "Heads like this one": [[(6, 12)], [(72, 72)]],
+        "Rollout": [[(n, n)]],
+    }[name]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("text", "n"), [("a", 3), (LONG, 512)], ids=["one-token", "512-tokens"])
-def test_views_on_shortest_and_longest_input(text, n):
+@pytest.mark.parametrize(("text", "n", "offsets"), [("a", 3, 1), (LONG, 512, 21)], ids=["one-token", "512-tokens"])
+def test_views_on_shortest_and_longest_input(text, n, offsets):
+    """``offsets``: one word has only offset 0 between words; 510 words show the default ±10."""
     at = open_view("Positions", text)
     for view, key, names in VIEW_SECTIONS:
         at.segmented_control(key="view").set_value(view).run()
         for name in names:
-            figs = section(at, key, name)
-            assert figs, (view, name)
-            first = z_array(figs[0]["data"][0]) if "z" in figs[0]["data"][0] else None
-            if name in ("Similarity", "Rollout", "Ablation"):
-                assert first.shape == (n, n), (view, name)
-    assert at.session_state["view"] == "Statistics"
+            assert z_shapes(section(at, key, name)) == expected_shapes(name, n, offsets), (view, name)
+            assert not at.error, (view, name)
+            if name == "Ablation":
+                assert any("cannot tell word order apart" in i.value for i in at.info)
+            if name in ("This sentence", "Heads like this one"):
+                assert len(at.dataframe[0].value) == {"This sentence": 72, "Heads like this one": 8}[name]
     at.segmented_control(key="view").set_value("Compare").run()
     for mode in ("Two heads", "With / without positions"):
         at.radio(key="cmp_mode").set_value(mode).run()
         assert not at.exception
         assert [z_array(t).shape for t in charts(at)[0]["data"]] == [(n, n)] * 3
-    assert at.warning if n == 512 else not at.warning  # the truncation notice
+    notices = [w.value for w in at.warning]
+    assert (notices == [] if n < 512 else any("reads at most 512" in w for w in notices)), notices
+
+
+def local_shapes(cap, kind: str, name: str) -> list[list[tuple[int, ...] | None]]:
+    """What a section draws for any model's Capture (Offsets: rows only); the ablation shuffles the input text."""
+    layers, heads, queries, keys = cap.attentions[kind].shape
+    source = cap.attentions[cap.kinds[0]].shape[-1]
+    return {
+        "Vectors": lambda: [[cap.positions.shape], [None] * 4],
+        "Similarity": lambda: [[(len(cap.positions),) * 2]],
+        "Offsets": lambda: [[(layers * heads,)]],
+        "Ablation": lambda: [[(source, source)] * 4],
+        "This sentence": lambda: [[None, None]],
+        "Heads like this one": lambda: [[(layers, heads)], [(layers * heads,) * 2]],
+        "Rollout": lambda: [[(queries, keys)]],
+    }[name]()
 
 
 @pytest.mark.slow
@@ -191,6 +231,7 @@ def test_views_on_local_checkpoints(tmp_path, family, monkeypatch):
     at.selectbox(key="model").set_value("local").run()
     at.text_input(key="checkpoint_folder").set_value(str(folder)).run()
     at.text_area(key="text").set_value(TEXT).run()
+    cap = capture(load_model(str(folder)), TEXT)
     heads = {"bert": {"encoder": 8}, "gpt2": {"decoder": 8}, "t5": {"encoder": 8, "decoder": 12, "cross": 12}}[family]
     kinds = list(heads)
     for view, key, names in [*VIEW_SECTIONS, ("Statistics", "stats_section", ["Corpus"])]:
@@ -208,11 +249,15 @@ def test_views_on_local_checkpoints(tmp_path, family, monkeypatch):
                 elif family == "t5" and view == "Positions" and name in ("Vectors", "Similarity"):
                     assert any("relative-position bias" in i.value for i in at.info)
                 else:
-                    assert charts(at), (view, name, kind)
+                    got = z_shapes(charts(at))
+                    want = local_shapes(cap, kind, name)
+                    if name == "Offsets":  # one row per head; the columns depend on the offsets shown
+                        got = [[z[:1] for z in fig] for fig in got]
+                    assert got == want, (view, name, kind)
     at.segmented_control(key="view").set_value("Compare").run()
     for mode in ("Two heads", "Two sentences", "Two models", "With / without positions"):
         at.radio(key="cmp_mode").set_value(mode).run()
-        assert not at.exception, (mode, at.exception)
+        assert not at.exception and not at.error, (mode, at.exception, [e.value for e in at.error])
 
 
 def test_views_on_the_translator():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import urllib.parse
 
+import numpy as np
 import pytest
 
+from model import capture
 from tests.conftest import screenshot
-from tests.page_actions import TICKS_JS, TOKENS, choose_view, set_sentence, x_ticks
+from tests.page_actions import TICKS_JS, TOKENS, choose_view, set_sentence, trace_values, x_ticks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,7 +51,7 @@ def test_markup_emoji_and_chinese_render_as_text(page):
     screenshot(page, "markup_emoji_chinese")
 
 
-def test_url_opens_the_step_by_step_view(browser, dashboard_url):
+def test_url_opens_the_step_by_step_view(browser, dashboard_url, minilm):
     context = browser.new_context(viewport={"width": 1400, "height": 1400})
     try:
         pg = context.new_page()
@@ -59,7 +61,14 @@ def test_url_opens_the_step_by_step_view(browser, dashboard_url):
         pg.wait_for_selector(".js-plotly-plot .bars", timeout=60_000)
         pg.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
         assert pg.locator("[data-testid='stException']").count() == 0
-        assert "view=Step+by+step" in pg.url and "head=5" in pg.url
+        # The bars are the softmax row of the first word ("the", query 1) in layer 2, head 5 of this sentence
+        cap = capture(minilm, "the cat saw the dog and the bird")
+        weights = trace_values(pg, "2. softmax: the weights of", "y")
+        np.testing.assert_allclose(weights, cap.head("encoder", 2, 5)[1], atol=1e-5)
+        assert np.abs(weights - cap.head("encoder", 0, 0)[1]).max() > 1e-2  # not the default head
+        params = urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)
+        assert params == {"model": ["minilm"], "text": ["the cat saw the dog and the bird"],
+                          "view": ["Step by step"], "layer": ["2"], "head": ["5"]}
         screenshot(pg, "step_by_step")
     finally:
         context.close()

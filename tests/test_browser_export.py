@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
 
 import numpy as np
 import pytest
 
+from model import capture
 from tests import page_actions
 from tests.conftest import screenshot
-from tests.test_export import png_size
+from tests.page_actions import download, png_size
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,24 +34,45 @@ def open_downloads(pg):
     return body
 
 
-def download(pg, button, timeout: float = 90_000):
-    """Click ``button`` and return (suggested file name, bytes) of the file the browser receives."""
-    with pg.expect_download(timeout=timeout) as info:
-        button.click()
-    dl = info.value
-    with open(dl.path(), "rb") as f:
-        return dl.suggested_filename, f.read()
+def plotly_figure(html: str) -> tuple[list[dict], dict]:
+    """The traces and layout an exported page passes to ``Plotly.newPlot(div, data, layout, config)``."""
+    assert html.count("Plotly.newPlot(") == 1
+    rest = html[html.index("Plotly.newPlot(") + len("Plotly.newPlot("):]
+    decoder = json.JSONDecoder()
+    args = []
+    for _ in range(3):  # the div id, the traces, the layout
+        value, end = decoder.raw_decode(rest.lstrip())
+        args.append(value)
+        rest = rest.lstrip()[end:].lstrip()
+        assert rest.startswith(","), rest[:40]
+        rest = rest[1:]
+    return args[1], args[2]
 
 
-def test_chart_downloads_html_and_png(page):
+def array_of(value) -> np.ndarray:
+    """A trace's array as Plotly wrote it: a base64 typed array (``shape`` when 2-D) or a nested list."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return flat.reshape([int(s) for s in str(value["shape"]).split(",")]) if "shape" in value else flat
+    return np.asarray(value, dtype=np.float64)
+
+
+def test_chart_downloads_html_and_png(page, minilm):
     set_sentence(page, "The cat sat on the mat.")
     body = open_downloads(page)
 
     name, html = download(page, body.get_by_role("button", name="HTML", exact=True))
     assert name == "minilm_L0_H0_encoder.html"
     text = html.decode("utf-8")
-    assert "Plotly.newPlot" in text and not re.search(r"<script[^>]*\bsrc\s*=", text)
-    assert '"mat"' in text or "mat" in text
+    assert not re.search(r"<script[^>]*\bsrc\s*=", text)  # plotly.js inlined: opens offline
+    data, layout = plotly_figure(text)
+    assert [t["type"] for t in data] == ["heatmap"]
+    z = array_of(data[0]["z"])
+    # the page's figure is head 0 of layer 0, every weight exact, one row and column per token
+    np.testing.assert_allclose(z, capture(minilm, "The cat sat on the mat.").head("encoder", 0, 0), atol=1e-6)
+    assert layout["xaxis"]["ticktext"] == TOKENS and layout["yaxis"]["ticktext"] == TOKENS
+    assert len(data[0]["x"]) == len(set(data[0]["x"])) == len(TOKENS)  # the two "the" keep their own columns
+    assert layout["title"]["text"] == "minilm encoder layer 0 head 0"
 
     # Choose the image size in the popover, then download the PNG it describes.
     for label, value in (("Width (px)", "600"), ("Height (px)", "450")):

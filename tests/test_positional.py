@@ -3,6 +3,7 @@ shuffled-words ablation on MiniLM, and the figures of the Positions view."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -11,7 +12,8 @@ import torch
 
 from model import capture
 from model.ablation import align_shuffled, max_gap, reorder, shuffle_words
-from model.hooks import POSITIONS, hooked
+from model.adapters import OUR_POSITIONS as POSITIONS
+from model.hooks import hooked
 from model.statistics import offset_profile, position_similarity
 from model.transformer import Transformer, TransformerConfig
 from viz.positional import dimension_curves, offset_profile_heatmap, positions_heatmap, similarity_heatmap
@@ -129,7 +131,13 @@ def test_similarity_over_all_512_learned_positions(minilm):
     assert z.shape == (512, 512) and z.dtype == np.float32
     np.testing.assert_allclose(np.diag(z), 1.0, atol=1e-5)
     assert (fig.data[0].zmin, fig.data[0].zmax) == (-1.0, 1.0)
-    assert fig.data[0].text is None  # no per-cell hover text at 512 x 512
+    # What the browser receives is z itself (float32, base64: 4/3 bytes a byte) and little else: no
+    # per-cell hover text, which at 512 x 512 would add megabytes; hover reads the coordinates instead.
+    sent = json.loads(fig.to_json())["data"][0]
+    assert set(sent) & {"text", "hovertext", "customdata"} == set()
+    assert len(fig.to_json()) < 1.2 * (512 * 512 * 4 * 4 / 3)
+    assert fig.data[0].hovertemplate == "position %{y}<br>position %{x}<br>cosine %{z:.3f}<extra></extra>"
+    np.testing.assert_array_equal(fig.data[0].x, np.arange(512))
     dot = similarity_heatmap(position_similarity(table, "dot"), metric="dot")
     assert dot.data[0].zmid == 0.0
 
