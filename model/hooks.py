@@ -16,53 +16,31 @@ from torch import nn
 
 
 @contextmanager
-def hooked(modules: dict[str, nn.Module], fn: Callable[[str, torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
+def hooked(modules: dict[str, nn.Module], fn: Callable[[str, torch.Tensor], torch.Tensor | None], *,
+           on_input: bool = False) -> Iterator[None]:
     """Call ``fn(name, output)`` for each named module's output, in this thread only, inside the block.
 
-    ``fn`` may return a tensor to replace the output (an ablation) or None to leave it.
+    ``fn`` may return a tensor to replace the output (an ablation) or None to leave it. With
+    ``on_input``, ``fn`` sees (and may replace) the module's first input instead: a forward pre-hook,
+    e.g. on an output projection whose input holds every head's output side by side.
     """
     owner = threading.get_ident()
     handles = []
 
     def make(name: str):
-        def hook(module, args, output):
-            if threading.get_ident() == owner:
+        def hook(module, args, output=None):
+            if threading.get_ident() != owner:
+                return None
+            if not on_input:
                 return fn(name, output)
-            return None
+            new = fn(name, args[0])
+            return None if new is None else (new, *args[1:])
         return hook
 
     try:
         for name, module in modules.items():
-            handles.append(module.register_forward_hook(make(name)))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
-@contextmanager
-def pre_hooked(modules: dict[str, nn.Module],
-               fn: Callable[[str, torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
-    """Call ``fn(name, input)`` on each named module's first input, in this thread only, inside the block.
-
-    ``fn`` may return a tensor to replace that input (a head knocked out at the output projection's
-    input) or None to leave it.
-    """
-    owner = threading.get_ident()
-    handles = []
-
-    def make(name: str):
-        def hook(module, args):
-            if threading.get_ident() == owner:
-                new = fn(name, args[0])
-                if new is not None:
-                    return (new, *args[1:])
-            return None
-        return hook
-
-    try:
-        for name, module in modules.items():
-            handles.append(module.register_forward_pre_hook(make(name)))
+            register = module.register_forward_pre_hook if on_input else module.register_forward_hook
+            handles.append(register(make(name)))
         yield
     finally:
         for h in handles:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from model.capture import encode_checked, padded, target_ids_of
-from model.hooks import pre_hooked
+from model.hooks import hooked
 from model.types import LoadedModel
 
 MODES = ("zero", "mean", "patch")
@@ -158,7 +158,7 @@ def intervening(model: LoadedModel, plan: Plan, mode: str = "zero",
                 z[rows, :, cols] = source[outputs[name]][0, :, cols]
         return z
 
-    with pre_hooked({n: modules[n] for n in outputs}, replace):
+    with hooked({n: modules[n] for n in outputs}, replace, on_input=True):
         yield
 
 
@@ -179,7 +179,7 @@ def head_outputs_on(model: LoadedModel, inputs: Inputs) -> dict[tuple[str, int],
     def keep(name: str, z: torch.Tensor) -> None:
         found[outputs[name]] = z.detach().clone()
 
-    with pre_hooked({n: modules[n] for n in outputs}, keep), torch.inference_mode():
+    with hooked({n: modules[n] for n in outputs}, keep, on_input=True), torch.inference_mode():
         forward(model, inputs)
     return found
 
@@ -296,7 +296,7 @@ def attribution(model: LoadedModel, text: str, mode: str = "zero", corrupted: st
         kept[outputs[name]] = leaf
         return leaf
 
-    with torch.enable_grad(), pre_hooked({n: modules[n] for n in outputs}, keep):
+    with torch.enable_grad(), hooked({n: modules[n] for n in outputs}, keep, on_input=True):
         out = forward(model, inputs)
         clean_score = score(model, inputs, out)
         if model.arch == "encoder":
