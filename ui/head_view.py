@@ -111,6 +111,6 @@ def render(cap: Capture, settings: Settings) -> None:
     if zmax is None:
         title += ": weight × |value|"
     fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
-                            highlight=highlight, zmax=zmax)
+                            highlight=highlight, zmax=zmax, value="attention" if zmax else "weight × |v|")
     show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")
     explain(EXPLANATION)

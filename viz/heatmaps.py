@@ -117,7 +117,7 @@ def heatmap_figure(trace: go.Heatmap, *, title: str = "", xaxis: dict | None = N
 
 def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
                       title: str = "", colorscale: str = "Blues", zmax: float | None = 1.0,
-                      highlight: int | None = None) -> go.Figure:
+                      highlight: int | None = None, value: str = "attention") -> go.Figure:
     """A ``[queries, keys]`` attention matrix with one tick per token.
 
     ``highlight`` outlines one query's row (what it attends to) and, when queries and keys are the
@@ -128,7 +128,7 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
     nq, nk = w.shape
     fig = heatmap_figure(
         heatmap_trace(w, query_tokens, key_tokens, colorscale=colorscale, zmin=0.0, zmax=zmax,
-                      colorbar_title="attention"),
+                      colorbar_title=value),
         title=title, ticks_on_top=True,
         xaxis=token_axis(key_tokens, "key", tickangle=-60),
         yaxis=token_axis(query_tokens, "query"),
