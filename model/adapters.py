@@ -52,6 +52,7 @@ class TransformerAdapter(Adapter):
         self.pad_id = cfg.pad_id
         self.scale = 1.0 / math.sqrt(cfg.d_head)
         self.n_heads = cfg.n_heads
+        self.max_positions = cfg.max_positions  # how long a sequence, prompt and continuation, can be
         self.positional = cfg.positional
         self.positions_note = {
             "none": "This model adds no positional vectors to its embeddings.",
@@ -121,6 +122,8 @@ class HFAdapter(Adapter):
     def __init__(self, config: Any) -> None:
         self.n_heads = int(config.num_attention_heads)
         self.pad_id = int(getattr(config, "pad_token_id", None) or 0)
+        # how long a sequence can be; 0 where positions set no limit (T5's relative bias)
+        self.max_positions = int(getattr(config, "max_position_embeddings", None) or 0)
 
     def kind_layer(self, match: re.Match) -> tuple[str, int]:
         return self.arch, int(match.group(1))

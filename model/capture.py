@@ -231,6 +231,11 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_po
     if model.arch != "decoder" or max_new_tokens is None:
         return capture_batch(model, [enc], [target], zero_positions=zero_positions, notices=[notice])[0]
     n_new, clamped = clamp_new_tokens(max_new_tokens)
+    room = getattr(model.adapter, "max_positions", 0) or model.max_tokens
+    if n_new > room - len(enc.ids):  # the continuation must still fit the model's positions
+        n_new = max(room - len(enc.ids), 0)
+        clamped = " ".join(n for n in (clamped, f"The model has {room} positions: it writes {n_new} tokens "
+                                       f"after these {len(enc.ids)}.") if n)
     notice = " ".join(n for n in (notice, clamped) if n) or None
     full = continued(model, enc, n_new) if n_new else enc
     # n_total counts the written tokens too, so the prompt's truncation is still what it was

@@ -113,6 +113,10 @@ def test_max_new_tokens_is_clamped(tiny_model):
     assert cap.n_generated == 0 and "between 0 and 200" in cap.notice
     assert len(cap.tokens) == 2
     assert capture(tiny_model, "the cat", max_new_tokens=0).notice is None
+    long = " ".join(["the cat sat"] * 21)  # 63 of the model's 64 positions
+    cap = capture(tiny_model, long, max_new_tokens=300)
+    assert len(cap.tokens) <= 64 and cap.n_generated <= 1
+    assert "between 0 and 200" in cap.notice and "64 positions" in cap.notice
 
 
 def test_greedy_stops_at_eos_after_the_prefix():
