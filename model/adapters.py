@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,19 @@ class TransformerAdapter(Adapter):
 
     def encode(self, net, ids, mask) -> Any:
         return net.encode(ids)
+
+    def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A decoder-only model's ``next_logits`` for greedy decoding, with a key/value cache: each
+        call feeds only the ids it has not seen yet. One per decoding (it holds that sequence's cache)."""
+        past: list[dict[str, torch.Tensor]] = [{} for _ in net.decoder.layers]
+        seen = 0
+
+        def next_logits(ids: torch.Tensor) -> torch.Tensor:
+            nonlocal seen
+            logits = net.decode(ids[:, seen:], past=past)  # (B, new, V)
+            seen = ids.shape[1]
+            return logits
+        return next_logits
 
     def step_logits(self, net, memory, ids, mask, target_ids) -> torch.Tensor:
         return net.decode(target_ids, memory, ids)

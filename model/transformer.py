@@ -99,9 +99,9 @@ class Rotary(nn.Module):
         inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, hs, 2, dtype=torch.int64).float() / hs))  # (hs/2,)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def forward(self, T: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin), each (T, hs), for positions 0..T-1."""
-        t = torch.arange(T, dtype=torch.float32)
+    def forward(self, T: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, sin), each (T, hs), for positions offset..offset+T-1."""
+        t = torch.arange(offset, offset + T, dtype=torch.float32)
         freqs = t[:, None] * self.inv_freq[None, :]  # (T, hs/2)
         angles = torch.cat([freqs, freqs], dim=-1)  # (T, hs): the same angle for i and i + hs/2
         return angles.cos(), angles.sin()
@@ -140,15 +140,17 @@ class Embeddings(nn.Module):
             return self.sinusoid[:n]
         return None
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """ids (B, T) at positions offset..offset+T-1 (offset > 0: the steps after a cached prefix)."""
         B, T = ids.shape
-        if T > self.cfg.max_positions:
-            raise ValueError(f"{T} tokens exceed the model's {self.cfg.max_positions} positions")
+        if offset + T > self.cfg.max_positions:
+            raise ValueError(f"{offset + T} tokens exceed the model's {self.cfg.max_positions} positions")
         x = self.tokens(ids)  # (B, T, d)
         if self.cfg.scale_embeddings:
             x = x * math.sqrt(self.cfg.d_model)
-        table = self.position_table(T)
+        table = self.position_table(offset + T)
         if table is not None:
+            table = table[offset:]
             x = x + self.hook_positions(table)  # (T, d) broadcasts over B
         if self.token_types is not None:
             x = x + self.token_types(torch.zeros_like(ids))  # one segment: type 0
@@ -192,10 +194,12 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None,
-                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+                past: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """x: (B, T, d) queries; context: (B, S, d) keys/values (x itself for self-attention);
         mask: additive, broadcastable to (B, nh, T, S), 0 where allowed and very negative elsewhere;
-        rope: (cos, sin) each (T, hs), self-attention of a RoPE model only."""
+        rope: (cos, sin) each (T, hs), self-attention of a RoPE model only; past: the keys and values
+        of earlier positions (decoding step by step), extended here with this call's."""
         B, T, C = x.shape
         nh, n_kv, hs = self.cfg.n_heads, self.cfg.kv_heads, self.cfg.d_head
         kv = x if context is None else context
@@ -209,6 +213,11 @@ class MultiHeadAttention(nn.Module):
         q = self.hook_q(q)
         k = self.hook_k(k)
         v = self.hook_v(self.value(kv).view(B, S, n_kv, hs).transpose(1, 2))  # (B, n_kv, S, hs)
+        if past is not None:
+            if past:
+                k = torch.cat([past["k"], k], dim=2)  # (B, n_kv, S_past + S, hs)
+                v = torch.cat([past["v"], v], dim=2)  # (B, n_kv, S_past + S, hs)
+            past["k"], past["v"] = k, v
         group = nh // n_kv
         if group > 1:  # each key/value head serves `group` query heads, side by side
             k = k.repeat_interleave(group, dim=1)  # (B, nh, S, hs)
@@ -281,9 +290,10 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, causal: torch.Tensor, memory: torch.Tensor | None = None,
                 memory_mask: torch.Tensor | None = None,
-                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+                past: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         # cross-attention is never rotated: its keys are the source's, at other positions
-        x = self.attn_block(x, lambda h: self.self_attn(h, mask=causal, rope=rope))
+        x = self.attn_block(x, lambda h: self.self_attn(h, mask=causal, rope=rope, past=past))
         if self.cross_attn is not None:
             x = self.cross_block(x, lambda h: self.cross_attn(h, context=memory, mask=memory_mask))
         return self.ffn_block(x, self.ffn)
@@ -304,10 +314,10 @@ def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     return torch.zeros(blocked.shape).masked_fill(blocked, torch.finfo(torch.float32).min)
 
 
-def causal_mask(T: int) -> torch.Tensor:
-    """(T, T) additive mask: query t sees keys 0..t only."""
-    upper = torch.ones(T, T, dtype=torch.bool).triu(1)
-    return torch.zeros(T, T).masked_fill(upper, torch.finfo(torch.float32).min)
+def causal_mask(T: int, offset: int = 0) -> torch.Tensor:
+    """(T, offset + T) additive mask: query t (at position offset + t) sees keys 0..offset + t only."""
+    upper = torch.ones(T, offset + T, dtype=torch.bool).triu(offset + 1)
+    return torch.zeros(T, offset + T).masked_fill(upper, torch.finfo(torch.float32).min)
 
 
 class Transformer(nn.Module):
@@ -339,9 +349,9 @@ class Transformer(nn.Module):
         """Every hook point by module path: the one list of names a user can hook."""
         return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
 
-    def rope(self, T: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """RoPE's (cos, sin) for T positions, computed once a forward pass; None without RoPE."""
-        return None if self.rotary is None else self.rotary(T)
+    def rope(self, T: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """RoPE's (cos, sin) for T positions from offset, computed once a forward pass; None without RoPE."""
+        return None if self.rotary is None else self.rotary(T, offset)
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, S) source ids -> (B, S, d) encoder states."""
@@ -353,17 +363,23 @@ class Transformer(nn.Module):
         return x if self.encoder.final_norm is None else self.encoder.final_norm(x)
 
     def decode(self, target_ids: torch.Tensor, memory: torch.Tensor | None = None,
-               memory_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, U) target ids (+ encoder memory) -> (B, U, V) logits."""
+               memory_ids: torch.Tensor | None = None,
+               past: list[dict[str, torch.Tensor]] | None = None) -> torch.Tensor:
+        """(B, U) target ids (+ encoder memory) -> (B, U, V) logits.
+
+        ``past`` (one dict per layer, empty at first) caches each layer's keys and values: a
+        later call passes only the ids after those already seen.
+        """
         embed = self.embeddings if self.cfg.arch == "decoder" else self.target_embeddings
-        x = embed(target_ids)
-        causal = causal_mask(target_ids.shape[1])
+        offset = past[0]["k"].shape[2] if past and past[0] else 0
+        x = embed(target_ids, offset)
+        causal = causal_mask(target_ids.shape[1], offset)
         memory_mask = None
         if memory_ids is not None and (memory_ids == self.cfg.pad_id).any():
             memory_mask = padding_mask(memory_ids, self.cfg.pad_id)
-        rope = self.rope(target_ids.shape[1])
-        for layer in self.decoder.layers:
-            x = layer(x, causal, memory, memory_mask, rope)
+        rope = self.rope(target_ids.shape[1], offset)
+        for i, layer in enumerate(self.decoder.layers):
+            x = layer(x, causal, memory, memory_mask, rope, None if past is None else past[i])
         if self.decoder.final_norm is not None:
             x = self.decoder.final_norm(x)
         return self.lm_head(x)

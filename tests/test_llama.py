@@ -128,3 +128,13 @@ def test_greedy_stops_at_eos_after_the_prefix():
 
     prefix = torch.tensor([[2, 1]])  # an eos inside the prompt does not end it
     assert greedy(always, 1, 0, 1, 10, prefix=prefix) == [[2, 1, 3, 1]]
+
+
+def test_cached_steps_equal_rerunning_the_sequence(tiny_model):
+    net = tiny_model.net
+    ids = torch.randint(2, len(WORDS), (1, 12), generator=torch.Generator().manual_seed(3))  # (1, T)
+    step = tiny_model.adapter.cached_steps(net)
+    with torch.inference_mode():
+        full = net(ids)  # (1, T, V)
+        parts = [step(ids[:, :7]), step(ids[:, :8]), step(ids[:, :12])]  # the prompt, then new ids only
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=0)
