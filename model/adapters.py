@@ -21,7 +21,7 @@ from torch import nn
 from model.types import Adapter, Point, ScoreForm
 
 # q_raw / k_raw: a RoPE model's queries and keys before their rotation (q / k are after it)
-OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v|pattern)$")
+OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v)$")
 OUR_POSITIONS = "embeddings.hook_positions"
 OUR_OUTPUTS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.out$")
 
@@ -72,7 +72,7 @@ class TransformerAdapter(Adapter):
         return found
 
     def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {point.what: output}  # already (B, nh, T, hs), or the pattern (B, nh, T, S)
+        return {point.what: output}  # already (B, nh, T, hs)
 
     def score_form(self, kind: str) -> ScoreForm:
         return ScoreForm(self.scale, causal=kind == "decoder")
@@ -147,7 +147,6 @@ class HFAdapter(Adapter):
         for name, _ in net.named_modules():
             if m := re.match(self.attention, name):
                 kind, layer = self.kind_layer(m)
-                found[name] = Point(kind, layer, "pattern")
                 fused = len(self.projections) == 1
                 for child, what in zip(self.projections, ("qkv",) if fused else ("q", "k", "v"), strict=True):
                     found[f"{name}.{child}"] = Point(kind, layer, what)
@@ -156,8 +155,6 @@ class HFAdapter(Adapter):
         return found
 
     def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
-        if point.what == "pattern":  # eager attention returns its weights (B, H, Q, K) last
-            return {"pattern": output[-1]}
         if point.what == "qkv":  # GPT-2 projects q, k and v in one (B, T, 3 * d) matrix
             return {w: per_head(part, self.n_heads) for w, part in zip("qkv", output.chunk(3, dim=-1), strict=True)}
         return {point.what: per_head(output, self.n_heads)}

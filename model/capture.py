@@ -19,7 +19,7 @@ import torch
 from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
-from model.types import Capture, LoadedModel, Point, pool_thumbnails
+from model.types import Capture, LoadedModel, Point
 
 MAX_NEW_TOKENS = 200  # a decoder writes at most this many tokens: each one reruns the whole sequence
 
@@ -117,7 +117,6 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     points = adapter.points(net)
     modules = dict(net.named_modules())
     found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v|q_raw|k_raw) -> (B, H, T, dh)
-    thumbs: dict[tuple[str, int], list[np.ndarray]] = {}  # (kind, layer) -> per row (H, q', k') uint8
     positions: list[torch.Tensor] = []
 
     def record(name: str, output: torch.Tensor) -> torch.Tensor | None:
@@ -129,11 +128,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
                 positions.append(output.detach().float().cpu())
             return output if zero_positions else None
         for what, t in adapter.split(point, output).items():
-            if what == "pattern":  # pooled now, each row over its own tokens; the weights are not kept
-                thumbs[(point.kind, point.layer)] = [pool_thumbnails(t[b, :, :n_q, :n_k])
-                                                     for b, size in enumerate(sizes) for n_q, n_k in [size[point.kind]]]
-            else:
-                found[(point.kind, point.layer, what)] = t.detach().float().cpu()
+            found[(point.kind, point.layer, what)] = t.detach().float().cpu()
         return None
 
     with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
@@ -148,11 +143,9 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     captures = []
     for b, enc in enumerate(encoded):
         n_src = lengths[b]
-        q, k, v, bias, pooled, q_raw, k_raw = {}, {}, {}, {}, {}, {}, {}
+        q, k, v, bias, q_raw, k_raw = {}, {}, {}, {}, {}, {}
         for kind in kinds:
             n_q, n_k = sizes[b][kind]
-            if all((kind, layer) in thumbs for layer in range(n_layers[kind])):
-                pooled[kind] = np.stack([thumbs[(kind, layer)][b] for layer in range(n_layers[kind])])
             for store, what, length in ((q, "q", n_q), (k, "k", n_k), (v, "v", n_k),
                                         (q_raw, "q_raw", n_q), (k_raw, "k_raw", n_k)):
                 if (kind, 0, what) not in found:  # only RoPE models have q_raw / k_raw
@@ -176,7 +169,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             pos = (p if p.ndim == 2 else p[b if p.shape[0] > 1 else 0])[:n_src].numpy().copy()
         captures.append(Capture(
             tokens=enc.tokens, q=q, k=k, v=v, score_forms={kind: adapter.score_form(kind) for kind in kinds},
-            positions=pos, bias=bias, thumbs=pooled, target_tokens=target_tokens, model_name=model.name,
+            positions=pos, bias=bias, target_tokens=target_tokens, model_name=model.name,
             architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
             output_text=output_text, q_raw=q_raw, k_raw=k_raw,

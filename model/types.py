@@ -51,8 +51,7 @@ def pool_thumbnails(weights: torch.Tensor) -> np.ndarray:
     """``[..., Q, K]`` weights -> uint8 ``[..., <= THUMB_CELLS, <= THUMB_CELLS]``, block-max pooled, 255 = 1.
 
     Blocks of ``ceil(Q / THUMB_CELLS)`` rows by ``ceil(K / THUMB_CELLS)`` columns, the edge blocks
-    holding what is left (as ``viz.matrix_ops.downsample``). Computed by torch on the tensors the
-    forward pass made, so a capture pools while its hooks fire instead of rebuilding every head.
+    holding what is left (as ``viz.matrix_ops.downsample``), pooled by torch.
     """
     q, k = weights.shape[-2:]
     fq, fk = math.ceil(q / THUMB_CELLS), math.ceil(k / THUMB_CELLS)
@@ -194,11 +193,13 @@ class Capture:
     def thumbnails(self, kind: str) -> np.ndarray:
         """uint8 ``[layers, heads, q', k']`` block-max pooled to at most ``THUMB_CELLS`` a side, 255 = 1.
 
-        ``capture()`` pools them from the forward pass's own weights; a Capture made without them
-        rebuilds them once from its queries and keys.
+        Built once, on the first call, from the queries and keys: pooling while the forward pass ran
+        cost a third of its time at 512 tokens, for a picture not every visitor asks for.
         """
         if kind not in self.thumbs:
-            thumbs = np.stack([pool_thumbnails(torch.from_numpy(att)) for att in self.layers(kind)])
+            # torch's softmax is about twice numpy's here; the scores are a fresh array it may own
+            thumbs = np.stack([pool_thumbnails(torch.softmax(torch.from_numpy(self.scores(kind, layer)), dim=-1))
+                               for layer in range(self.n_layers(kind))])
             thumbs.flags.writeable = False
             self.thumbs[kind] = thumbs
         return self.thumbs[kind]
@@ -244,9 +245,8 @@ class Capture:
 class Point:
     """What a hook point's output holds: ``what`` of ``kind``'s attention in ``layer``.
 
-    ``what`` is ``q``, ``k`` or ``v`` (one projection), ``qkv`` (one fused projection), ``pattern``
-    (the weights, pooled into thumbnails as they pass) or ``positions`` (the positional vectors
-    added to the embeddings; kind and layer unused).
+    ``what`` is ``q``, ``k`` or ``v`` (one projection), ``qkv`` (one fused projection) or
+    ``positions`` (the positional vectors added to the embeddings; kind and layer unused).
     """
 
     kind: str
@@ -268,7 +268,7 @@ class Adapter:
         raise NotImplementedError
 
     def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
-        """A hooked module's output as ``{"q"|"k"|"v": (B, heads, T, d_head)}`` or ``{"pattern": (B, H, Q, K)}``."""
+        """A hooked module's output as ``{"q"|"k"|"v": (B, heads, T, d_head)}``."""
         raise NotImplementedError
 
     def score_form(self, kind: str) -> ScoreForm:
