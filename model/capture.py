@@ -190,15 +190,8 @@ def continued(model: LoadedModel, enc: Encoded, max_new_tokens: int) -> Encoded:
     """``enc`` followed by what ``model`` writes greedily after it: at most ``max_new_tokens``, up to its end token."""
     adapter, net = model.adapter, model.net
     prompt = torch.tensor([enc.ids], dtype=torch.long)  # (1, P)
-    ones = torch.ones_like(prompt)
-
-    def next_logits(ids: torch.Tensor) -> torch.Tensor:
-        return adapter.output(net, adapter.forward(net, ids, ones[:, :1].expand_as(ids)))  # (1, U, V)
-
     # our Transformer caches keys and values between steps; other families rerun the sequence
-    cached = getattr(adapter, "cached_steps", None)
-    if cached is not None:
-        next_logits = cached(net)  # noqa: F811 - the same contract, one step cheaper
+    next_logits = adapter.cached_steps(net)
     with torch.inference_mode():
         row = greedy(next_logits, 1, 0, model.eos_id, len(enc.ids) + max_new_tokens, prefix=prompt)[0]
     written = row[len(enc.ids):]
@@ -228,7 +221,7 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_po
     if model.arch != "decoder" or max_new_tokens is None:
         return capture_batch(model, [enc], [target], zero_positions=zero_positions, notices=[notice])[0]
     n_new, clamped = clamp_new_tokens(max_new_tokens)
-    room = getattr(model.adapter, "max_positions", 0) or model.max_tokens
+    room = model.adapter.max_positions or model.max_tokens
     if n_new > room - len(enc.ids):  # the continuation must still fit the model's positions
         n_new = max(room - len(enc.ids), 0)
         clamped = " ".join(n for n in (clamped, f"The model has {room} positions: it writes {n_new} tokens "

@@ -14,7 +14,7 @@ heads x tokens^2: a view asks for the head or the layer it draws, and only that 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,7 +208,7 @@ class Capture:
     def nbytes(self) -> int:
         """Bytes held in this capture's arrays."""
         arrays = [*self.q.values(), *self.k.values(), *self.v.values(), *self.bias.values(),
-                  *self.thumbs.values()]
+                  *self.q_raw.values(), *self.k_raw.values(), *self.thumbs.values()]
         if self.positions is not None:
             arrays.append(self.positions)
         return sum(a.nbytes for a in arrays)
@@ -261,6 +261,7 @@ class Adapter:
     positional: str = "learned"  # how positions enter: "learned", "sinusoidal", "relative bias", "none"
     positions_note: str | None = None  # why a capture has no positional vectors, where it has none
     pad_id: int = 0  # what fills a padded batch (its keys are masked)
+    max_positions: int = 0  # how long a sequence can be, prompt and continuation (0: the codec's limit)
     n_heads: int = 0  # query heads of every attention
 
     def points(self, net: nn.Module) -> dict[str, Point]:
@@ -295,6 +296,16 @@ class Adapter:
     def position_table(self, net: nn.Module) -> np.ndarray | None:
         """The model's positional vectors over every position it has ``[positions, d_model]``, if any."""
         return None
+
+    def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A decoder-only model's ``next_logits(ids (1, U)) -> (1, U, V)`` for greedy decoding, one per
+        decoding. This default reruns the whole sequence each step; a family with a key/value cache
+        feeds only the new ids."""
+
+        def next_logits(ids: torch.Tensor) -> torch.Tensor:
+            return self.output(net, self.forward(net, ids, torch.ones_like(ids)))
+
+        return next_logits
 
     def head_outputs(self, net: nn.Module) -> dict[str, tuple[str, int]]:
         """Module path -> (kind, layer) of each attention's output projection, whose input holds the
