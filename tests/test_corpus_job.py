@@ -5,7 +5,11 @@ files, and refusals exit 2 with one line. The Ray engine is compared with the in
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -13,8 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bench.corpus import sentences
 from corpus.__main__ import main
-from corpus.engines import InProcessEngine
+from corpus.browse import ResultError, open_result
+from corpus.engines import InProcessEngine, RayEngine
 from corpus.job import JobSettings, run_job
 from corpus.reading import CorpusFile
 from corpus.results import TOP
@@ -202,9 +208,32 @@ def test_cli_runs_resumes_and_refuses_other_settings(capsys, tmp_path, monkeypat
 
 
 @pytest.mark.slow
+def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(minilm, tmp_path):
+    path = write_text(tmp_path / "c.txt", sentences(60))
+    job(minilm, path, tmp_path / "whole", shard_size=10)
+    cmd = [sys.executable, "-m", "corpus", "run", str(path), "--out", str(tmp_path / "cut"), "--shard-size", "10",
+           "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    manifest = tmp_path / "cut" / "manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.exists() and json.loads(manifest.read_text())["shards"]:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command again" in err
+    finished = len(json.loads(manifest.read_text())["shards"])
+    assert 1 <= finished < 6
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 0 and f"({6 - finished} computed now" in rerun.stderr
+    assert_same_result(tmp_path / "whole", tmp_path / "cut", atol=1e-6)  # other torch threads here
+
+
+@pytest.mark.slow
 def test_ray_engine_writes_what_in_process_writes(minilm, tmp_path):
     pytest.importorskip("ray")
-    from corpus.engines import RayEngine
 
     words = "the quick brown fox jumps over a lazy dog while small birds sing near old trees".split()
     rng = np.random.default_rng(0)
@@ -214,3 +243,32 @@ def test_ray_engine_writes_what_in_process_writes(minilm, tmp_path):
     with RayEngine("minilm", workers=2, threads=1) as engine:
         job(minilm, path, tmp_path / "ray", shard_size=16, batch_size=8, engine=engine)
     assert_same_result(tmp_path / "here", tmp_path / "ray", atol=1e-6)
+
+
+def test_bench_sentences_are_seeded_and_10_to_40_words():
+    made = sentences(300)
+    assert made == sentences(300) and len(set(made)) == 300
+    assert {len(s.split()) for s in made} <= set(range(10, 41))
+
+
+
+def test_result_folder_reads_back_only_inside_the_allowed_roots(minilm, tmp_path):
+    job(minilm, write_text(tmp_path / "c.txt", SENTENCES), tmp_path / "out")
+    result = open_result(str(tmp_path / "out"), [tmp_path / "out"])
+    rows = tables(tmp_path / "out")["statistics"]
+    head = rows[(rows["layer"] == 2) & (rows["head"] == 7)]
+    np.testing.assert_allclose(result.values("encoder", 2, 7, "entropy"), head["entropy"])
+    wide = result.wide("encoder")
+    assert len(wide) == 72 and (wide["sentences"] == 8).all()
+    np.testing.assert_allclose(wide.loc[(wide["layer"] == 2) & (wide["head"] == 7), "entropy_mean"],
+                               head["entropy"].mean())
+    assert list(result.strongest("encoder", 2, 7, "entropy")["rank"]) == list(range(1, 9))
+    for text, roots in [(str(tmp_path), [tmp_path / "out"]), (str(tmp_path / "out" / "statistics"), [tmp_path]),
+                        ("../" * 20 + "etc", [tmp_path])]:
+        with pytest.raises(ResultError, match="No finished corpus result"):
+            open_result(text, roots)
+    (tmp_path / "out" / "manifest.json").write_text(
+        json.dumps({k: v for k, v in json.loads((tmp_path / "out" / "manifest.json").read_text()).items()
+                    if k != "result"}))
+    with pytest.raises(ResultError, match="not finished"):
+        open_result(str(tmp_path / "out"), [tmp_path])

@@ -1,0 +1,100 @@
+"""The corpus job's throughput and memory: in-process against Ray with 1 and 2 workers, side by side.
+
+    python -m bench.corpus [--sentences 2000] [--model minilm] [--shard-size 250]
+
+Generates ``--sentences`` sentences of 10-40 words (seeded), then runs ``python -m corpus run`` on
+them once per engine, each in its own process with one torch thread per worker (on a loaded
+2-core machine one thread was often fastest). Reports the job's own time (reading, tokenising,
+computing, writing; after the model and Ray have started) as sentences per second, the whole
+command's wall time (with Python, model and Ray start-up), and the peak resident memory of the
+job's process (``ru_maxrss`` of that child; Ray's workers are other processes, not counted). The
+in-process job also runs on a quarter of the corpus (more than one shard too): flat peak memory means
+the shards bound it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import markdown_table
+
+WORDS = ("the a small old new red quick brown lazy happy dog cat bird fox tree river bank city house "
+         "child woman man teacher student runs jumps sings sleeps reads writes sees finds takes gives "
+         "over under near with without before after because while and but quickly slowly often never "
+         "today yesterday money street school garden music morning night water light").split()
+
+
+def sentences(n: int, seed: int = 0) -> list[str]:
+    """``n`` sentences of 10 to 40 words, the same for a given seed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        words = list(rng.choice(WORDS, size=int(rng.integers(10, 41))))
+        out.append(" ".join(words).capitalize() + ".")
+    return out
+
+
+def run_job(corpus: Path, out: Path, model: str, engine: list[str], shard_size: int) -> dict[str, float]:
+    """One ``python -m corpus run`` in a fresh process: its job seconds, wall seconds and peak RSS (MB)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "corpus", "run", str(corpus), "--model", model, "--out", str(out),
+           "--no-progress", "--threads", "1", "--shard-size", str(shard_size), *engine]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err}")
+    found = re.search(r"([\d,]+) sentences in .*?, ([\d.]+) s\)", err)
+    if found is None:
+        raise RuntimeError(f"no summary line in:\n{err}")
+    n, seconds = int(found.group(1).replace(",", "")), float(found.group(2))
+    return {"sentences": n, "job_s": seconds, "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=2000)
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--shard-size", type=int, default=250)
+    args = parser.parse_args()
+
+    engines = [("in-process", []), ("Ray, 1 worker", ["--engine", "ray", "--workers", "1"]),
+               ("Ray, 2 workers", ["--engine", "ray", "--workers", "2"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        corpus = root / "corpus.txt"
+        corpus.write_text("\n".join(sentences(args.sentences)) + "\n", encoding="utf-8")
+        quarter = root / "quarter.txt"
+        quarter.write_text("\n".join(sentences(args.sentences // 4)) + "\n", encoding="utf-8")
+        results = {name: run_job(corpus, root / f"out-{i}", args.model, flags, args.shard_size)
+                   for i, (name, flags) in enumerate(engines)}
+        small = run_job(quarter, root / "out-quarter", args.model, [], args.shard_size)
+
+    base = results["in-process"]["sentences"] / results["in-process"]["job_s"]
+    rows = []
+    for name, r in results.items():
+        rate = r["sentences"] / r["job_s"]
+        rows.append([name, r["sentences"], f"{r['job_s']:.1f}", f"{rate:.1f}", f"{rate / base:.2f}",
+                     f"{r['wall_s']:.1f}", f"{r['rss_mb']:.0f}"])
+    print(f"{args.model}, {args.sentences} sentences of 10-40 words, shards of {args.shard_size}, "
+          f"1 torch thread a worker, {os.cpu_count()} CPUs\n")
+    print(markdown_table(["engine", "sentences", "job s", "sentences/s", "x in-process", "command wall s",
+                          "job peak RSS MB"], rows))
+    print(f"\nIn-process peak RSS: {small['rss_mb']:.0f} MB at {small['sentences']} sentences, "
+          f"{results['in-process']['rss_mb']:.0f} MB at {results['in-process']['sentences']}.")
+    print(f"At {base:.1f} sentences/s in-process, 1M sentences take {1e6 / base / 3600:.1f} h on one worker.")
+
+
+if __name__ == "__main__":
+    main()
