@@ -82,10 +82,24 @@ def schema() -> pa.Schema:
                       ("text", pa.string()), *[(name, pa.float64()) for name in STAT_COLUMNS]])
 
 
+SUMMARY_SCHEMA = pa.schema([("kind", pa.string()), ("layer", pa.int16()), ("head", pa.int16()),
+                            ("statistic", pa.string()), ("mean", pa.float64()), ("std", pa.float64()),
+                            ("count", pa.int64())])
+TOP_SCHEMA = pa.schema([("kind", pa.string()), ("layer", pa.int16()), ("head", pa.int16()),
+                        ("statistic", pa.string()), ("rank", pa.int16()), ("sentence_id", pa.int64()),
+                        ("value", pa.float64()), ("tokens", pa.int32()), ("text", pa.string())])
+SKIPPED_SCHEMA = pa.schema([("sentence_id", pa.int64()), ("reason", pa.string()), ("text", pa.string())])
+
+
+def table_of(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame`` with fixed column types, the same whether it has rows or none."""
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(None)
+
+
 def shard_table(frames: list[pd.DataFrame]) -> pa.Table:
     rows = sorted_rows(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=COLUMNS)
     # no pandas metadata: Ray hands back Arrow-backed dtypes, and the file must not depend on the engine
-    return pa.Table.from_pandas(rows[COLUMNS], schema=schema(), preserve_index=False).replace_schema_metadata(None)
+    return table_of(rows[COLUMNS], schema())
 
 
 def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: LoadedModel, engine: Any, *,
@@ -94,9 +108,11 @@ def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: L
     if settings.shard_size < 1 or settings.batch_size < 1:
         raise JobError("--shard-size and --batch-size are at least 1")
     start = time.perf_counter()
+    total = sum(1 for _ in itertools.islice(corpus, limit))
+    if total == 0:
+        raise JobError(f"{corpus.path} holds no sentence ({corpus.empty} blank lines): give one sentence per line")
     folder = ResultFolder(out, {"input_sha256": corpus.sha256(), "input_format": corpus.format,
                                 **asdict(settings)})
-    total = sum(1 for _ in itertools.islice(corpus, limit))
     bar = Progress(total, enabled=progress)
     lines = itertools.islice(iter(corpus), limit)
     n_shards = computed = 0
@@ -156,11 +172,10 @@ def finish(folder: ResultFolder, n_shards: int, computed: int, empty: int, secon
         sentences += rows["sentence_id"].nunique()
         truncated += rows.loc[rows["truncated"], "sentence_id"].nunique()
         skipped.extend(folder.shards[str(index)]["skipped"])
-    write_table(pa.Table.from_pandas(summary.summary(), preserve_index=False), folder.out / SUMMARY)
-    write_table(pa.Table.from_pandas(summary.strongest(), preserve_index=False), folder.out / TOP)
-    skipped_frame = pd.DataFrame(skipped, columns=["sentence_id", "reason", "text"]).astype(
-        {"sentence_id": "int64", "reason": "string", "text": "string"})
-    write_table(pa.Table.from_pandas(skipped_frame, preserve_index=False), folder.out / SKIPPED)
+    write_table(table_of(summary.summary(), SUMMARY_SCHEMA), folder.out / SUMMARY)
+    write_table(table_of(summary.strongest(), TOP_SCHEMA), folder.out / TOP)
+    write_table(table_of(pd.DataFrame(skipped, columns=["sentence_id", "reason", "text"]), SKIPPED_SCHEMA),
+                folder.out / SKIPPED)
     result = JobResult(folder.out, n_shards, computed, sentences, len(skipped), empty, truncated, seconds)
     folder.manifest["result"] = {"shards": n_shards, "sentences": sentences, "skipped": len(skipped),
                                  "empty_lines": empty, "truncated": truncated,

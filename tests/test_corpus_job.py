@@ -174,6 +174,7 @@ def test_cli_refusals_exit_2_with_one_line(capsys, tmp_path, monkeypatch):
     good = write_text(tmp_path / "c.txt", SENTENCES[:2])
     (tmp_path / "bin.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "blank.txt").write_text("\n  \n\n")
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
     pq.write_table(pa.table({"sentence": ["a"]}), tmp_path / "nocol.parquet")
     cases = [((tmp_path / "missing.txt", "--out", tmp_path / "o1"), "no such file"),
@@ -181,6 +182,7 @@ def test_cli_refusals_exit_2_with_one_line(capsys, tmp_path, monkeypatch):
              ((tmp_path / "bad.parquet", "--out", tmp_path / "o3"), "not a readable Parquet"),
              ((tmp_path / "nocol.parquet", "--out", tmp_path / "o4"), "no 'text' column"),
              ((good, "--out", tmp_path / "afile"), "is a file"),
+             ((tmp_path / "blank.txt", "--out", tmp_path / "o7"), "holds no sentence (3 blank lines)"),
              ((good, "--out", tmp_path, "--model", "no-such-model"), "no model called"),
              ((good, "--out", tmp_path / "o5", "--engine", "ray", "--address", "127.0.0.1:9"), "no Ray cluster")]
     for args, words in cases:
