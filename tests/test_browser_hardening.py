@@ -8,6 +8,7 @@ images for the server does not break the next PNG download: the renderer starts 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -125,9 +126,12 @@ def test_png_export_works_after_the_renderer_tab_is_killed(page, dashboard_serve
     while set(tabs) & {pid for pid, _ in process_tree(dashboard_server.pid)} and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    name, again = download(page, png_button(page), timeout=TIMEOUT)
+    button = png_button(page)
+    stated = page.get_by_test_id("stPopoverBody").get_by_text(re.compile(r"^PNG \d+ x \d+ px")).inner_text()
+    name, again = download(page, button, timeout=TIMEOUT)
     assert name == "minilm_L0_H0_encoder.png"
-    assert png_size(again) == (width, height)
+    w, h = (int(v) for v in re.match(r"PNG (\d+) x (\d+) px", stated).groups())
+    assert png_size(again) == (w, h)  # the size the popover says it delivers
     assert len(again) > 10_000  # a drawn heatmap, not an empty frame
     assert renderer_tabs(dashboard_server.pid), "the renderer runs again"
     assert not set(renderer_tabs(dashboard_server.pid)) & set(tabs)
