@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from bench.corpus import sentences
 from corpus.__main__ import main
@@ -274,3 +275,38 @@ def test_result_folder_reads_back_only_inside_the_allowed_roots(minilm, tmp_path
                     if k != "result"}))
     with pytest.raises(ResultError, match="not finished"):
         open_result(str(tmp_path / "out"), [tmp_path])
+
+
+def result_page():
+    # AppTest runs this function's source as a script, so it imports what it uses itself
+    import streamlit as st
+
+    from ui.corpus_view import render_result
+    from ui.settings import Settings
+
+    render_result(Settings(model_name="minilm", text="x"), st.session_state.get("capture_kind", "encoder"))
+
+
+def test_result_folder_opens_in_the_page_and_a_sentence_opens_in_the_head_view(minilm, tmp_path, monkeypatch):
+    job(minilm, write_text(tmp_path / "c.txt", SENTENCES), tmp_path / "out")
+    monkeypatch.setenv("ATTENTION_DASHBOARD_MODEL_ROOTS", str(tmp_path / "out"))
+    at = AppTest.from_function(result_page, default_timeout=60)
+    at.session_state["corpus_result_path"] = str(tmp_path)  # outside the allowed root
+    at.run()
+    assert not at.exception and "No finished corpus result" in at.error[0].value
+    at.session_state["corpus_result_path"] = str(tmp_path / "out")
+    at.session_state["corpus_result_stat"] = "previous"
+    at.session_state["corpus_result_layer"] = 3
+    at.session_state["corpus_result_head"] = 5
+    at.run()
+    assert not at.exception and not at.error
+    assert "8 sentences" in at.caption[0].value
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(spec["data"][0]["x"]) == 72  # every head's mean
+    assert "L3 H5" in at.markdown[0].value and "8 sentences" in at.markdown[0].value
+    top = tables(tmp_path / "out")["top.parquet"]
+    best = top[(top["layer"] == 3) & (top["head"] == 5) & (top["statistic"] == "previous")].iloc[0]
+    at.button(key="corpus_result_open").click().run()
+    ss = at.session_state
+    assert (ss["view"], ss["text"], ss["layer"], ss["head"], ss["model"]) == ("Head view", best["text"], 3, 5,
+                                                                            "minilm")

@@ -19,6 +19,7 @@ from model.statistics import (
     similar_heads,
 )
 from ui.controls import KIND_NAMES, choose_kind, explain, index_slider
+from ui.corpus_view import render_result
 from ui.figure import show
 from ui.settings import Settings
 from ui.state import get_capture, get_model
@@ -189,6 +190,11 @@ def run_corpus(settings: Settings, text: str, batch_size: int) -> None:
 
 
 def render_corpus(cap: Capture, settings: Settings, kind: str) -> None:
+    sources = {"sentences": "sentences typed here", "result": "a finished corpus job's folder"}
+    if st.radio("Corpus", list(sources), format_func=sources.get, horizontal=True,
+                key="stats_corpus_source") == "result":
+        render_result(settings, kind)
+        return
     pasted = st.text_area(f"Sentences, one per line (at most {MAX_SENTENCES} sentences, {MAX_BYTES / 1e6:.0f} MB)",
                  "\n".join(["The cat sat on the mat.", "The animal didn't cross the street because it was too tired.",
                             "She went to the bank to deposit money."]), key="stats_corpus_text", height=150)

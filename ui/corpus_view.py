@@ -1,0 +1,124 @@
+"""The Statistics view's Corpus tab, for a finished ``python -m corpus run`` result folder.
+
+Per-head means and spreads over the whole corpus, how one head's statistic is distributed over its
+sentences, and that head's strongest sentences, each of which opens at that head in the head view.
+The folder is a path on the server, opened only inside the roots the server allows (``corpus.browse``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from corpus.browse import CorpusResult, ResultError, open_result
+from model.folders import allowed_roots
+from model.statistics import STAT_COLUMNS, STAT_LABELS
+from ui.controls import KIND_NAMES, explain
+from ui.figure import show
+from ui.settings import Settings
+from ui.state import LOCAL, MODELS
+from viz.statistics import colour_table, mean_spread
+
+POSITIONAL = ("distance", "previous", "same", "next")  # NaN for cross-attention: no shared positions
+BINS = 40
+EXPLANATION = """
+A result folder is what `python -m corpus run FILE --model minilm --out DIR` writes (see the README):
+every head's statistics for every sentence, a summary per head, and each head's 20 strongest sentences
+(the highest values of the chosen statistic). **Open in the head view** puts that sentence in the sidebar
+and shows it at that head.
+"""
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Reading the corpus result...")
+def cached_result(folder: str, _stamp: int) -> CorpusResult:
+    """Shared and read-only; ``_stamp`` (the manifest's mtime, in the key) reloads a folder a rerun finished."""
+    return open_result(folder, allowed_roots(st.get_option("server.address")))
+
+
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def head_values(folder: str, _stamp: int, kind: str, layer: int, head: int, stat: str,
+                _result: CorpusResult) -> np.ndarray:
+    values = _result.values(kind, layer, head, stat)
+    values.flags.writeable = False
+    return values
+
+
+def open_sentence(model: str, text: str, kind: str, layer: int, head: int) -> None:
+    """Callback: the sentence in the sidebar, the result's model chosen, the head view at that head."""
+    ss = st.session_state
+    if model in MODELS:
+        ss["model"] = model
+    else:
+        ss["model"], ss["checkpoint_folder"] = LOCAL, model
+    ss.update(text=text, kind=kind, layer=layer, head=head, view="Head view")
+
+
+def load(path: str) -> CorpusResult | None:
+    try:
+        stamp = os.stat(os.path.join(path, "manifest.json")).st_mtime_ns
+    except (OSError, ValueError):
+        stamp = 0  # open_result gives the refusal
+    try:
+        return cached_result(path, stamp)
+    except ResultError as exc:
+        st.error(str(exc))
+        return None
+
+
+def render_result(settings: Settings, kind: str) -> None:
+    path = st.text_input("Result folder on the server", key="corpus_result_path",
+                         placeholder="/path/to/DIR of python -m corpus run").strip()
+    if not path:
+        st.caption("Give the folder a `python -m corpus run ... --out DIR` wrote.")
+        explain(EXPLANATION)
+        return
+    result = load(path)
+    if result is None:
+        return
+    done = result.manifest["result"]
+    st.caption(f"{result.model}: {done['sentences']:,} sentences ({done['skipped']:,} skipped, "
+               f"{done['empty_lines']:,} empty lines, {done['truncated']:,} truncated).")
+    kinds = list(dict.fromkeys(result.summary["kind"]))
+    if len(kinds) > 1:
+        kind = st.radio("Attention", kinds, index=kinds.index(kind) if kind in kinds else 0,
+                        format_func=KIND_NAMES.get, horizontal=True, key="corpus_result_kind")
+    else:
+        kind = kinds[0]
+    cols = [c for c in STAT_COLUMNS if kind != "cross" or c not in POSITIONAL]
+    stat = st.selectbox("Statistic", cols, format_func=STAT_LABELS.get, key="corpus_result_stat")
+    wide = result.wide(kind)
+    stamp = os.stat(os.path.join(path, "manifest.json")).st_mtime_ns
+    show(mean_spread(wide, stat, label=STAT_LABELS[stat],
+                     title=f"{STAT_LABELS[stat]}: mean and standard deviation over {int(wide['sentences'].max()):,} "
+                           "sentences"),
+         f"{result.model}_{kind}_corpus_result_{stat}", key="corpus_result_chart")
+    table = wide[["layer", "head", "sentences", *[f"{c}_{s}" for c in cols for s in ("mean", "std")]]]
+    st.dataframe(colour_table(table, [f"{c}_mean" for c in cols]), hide_index=True, width="stretch",
+                 height=300, key="corpus_result_table")
+
+    n_layers, n_heads = int(wide["layer"].max()) + 1, int(wide["head"].max()) + 1
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", range(n_layers), format_func=lambda i: f"L{i}", key="corpus_result_layer")
+    head = c2.selectbox("Head", range(n_heads), format_func=lambda i: f"H{i}", key="corpus_result_head")
+    values = head_values(path, stamp, kind, layer, head, stat, result)
+    st.markdown(f"**L{layer} H{head}: {STAT_LABELS[stat]} over the corpus** ({len(values):,} sentences)")
+    if len(values):
+        counts, edges = np.histogram(values, bins=BINS)
+        st.bar_chart(pd.DataFrame({"sentences": counts}, index=np.round((edges[:-1] + edges[1:]) / 2, 4)),
+                     x_label=STAT_LABELS[stat], y_label="sentences", height=240)
+
+    top = result.strongest(kind, layer, head, stat)
+    st.markdown(f"**Strongest sentences of L{layer} H{head}** (highest {STAT_LABELS[stat]})")
+    st.dataframe(top[["rank", "value", "tokens", "text"]], hide_index=True, width="stretch",
+                 key="corpus_result_top")
+    if not top.empty:
+        ranks = list(top["rank"])
+        rank = st.selectbox("Sentence", ranks, key="corpus_result_rank",
+                            format_func=lambda r: f"#{r}: {top.loc[top['rank'] == r, 'text'].iloc[0][:80]}")
+        row = top[top["rank"] == rank].iloc[0]
+        st.button(f"Open #{rank} in the head view at L{layer} H{head}", key="corpus_result_open",
+                  on_click=open_sentence, args=(result.model, str(row["text"]), kind, layer, head))
+    explain(EXPLANATION)
