@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -44,3 +45,16 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Path) -
     except RuntimeError as exc:
         first = str(exc).splitlines()[0:3]
         raise ModelLoadError(f"the weights in {source} do not fit the model: {' '.join(first)}") from exc
+
+
+def renamed(state: dict[str, torch.Tensor], names: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    """``state`` under our module paths: each name through the first (regex, replacement) of ``names``
+    that matches it; names none matches are dropped (what our model does not use)."""
+    ours = {}
+    for name, tensor in state.items():
+        for pattern, repl in names:
+            new, n = re.subn(pattern, repl, name)
+            if n:
+                ours[new] = tensor
+                break
+    return ours

@@ -7,11 +7,10 @@ SmolLM2 (``model.smollm2``) is read this way, and the parity tests map a ``trans
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from model.errors import ModelLoadError
+from model.files import renamed
 from model.transformer import TransformerConfig
 
 
@@ -68,13 +67,7 @@ LLAMA_NAMES = [
 def llama_state_dict(hf_state: dict[str, torch.Tensor], cfg: TransformerConfig) -> dict[str, torch.Tensor]:
     """Rename a Hugging Face Llama state dict to our module paths (RoPE's inverse frequencies are
     recomputed, not read). A tied LM head is the token embedding itself."""
-    ours = {}
-    for name, tensor in hf_state.items():
-        for pattern, repl in LLAMA_NAMES:
-            new, n = re.subn(pattern, repl, name)
-            if n:
-                ours[new] = tensor
-                break
+    ours = renamed(hf_state, LLAMA_NAMES)
     if cfg.tie_embeddings and "embeddings.tokens.weight" in ours:
         ours["lm_head.weight"] = ours["embeddings.tokens.weight"]
     return ours

