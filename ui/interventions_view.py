@@ -123,6 +123,9 @@ def render(cap: Capture, settings: Settings) -> None:
         st.info(plain(str(exc)))
         return
     st.caption(f"Effect: {plain(measure)}. Positive: the model does worse without the head.")
+    if settings.hide_special or settings.combine != "head":
+        st.caption("Hiding special tokens and combining heads (sidebar) do not apply to the map: each cell "
+                   "is one real head knocked out of the whole model; the attention below is drawn in full.")
     kind = choose_kind(cap)
     shown, column = (exact, "effect") if exact is not None else (estimate, "estimate")
     take_clicked_head(kind, cap.n_heads(kind))
