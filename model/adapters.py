@@ -55,6 +55,7 @@ class TransformerAdapter(Adapter):
         self.n_heads = cfg.n_heads
         self.max_positions = cfg.max_positions  # how long a sequence, prompt and continuation, can be
         self.positional = cfg.positional
+        self.rope_theta = cfg.rope_theta if cfg.positional == "rope" else None
         self.positions_note = {
             "none": "This model adds no positional vectors to its embeddings.",
             "rope": "RoPE adds no position vectors to the embeddings: it rotates each query and key by an "

@@ -173,6 +173,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
             output_text=output_text, q_raw=q_raw, k_raw=k_raw,
+            rope_theta=adapter.rope_theta if q_raw else None,
         ))
     return captures
 

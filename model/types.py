@@ -102,6 +102,7 @@ class Capture:
     # before their rotation (q and k hold the rotated ones, which the scores use); empty otherwise
     q_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     k_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    rope_theta: float | None = None  # RoPE's base: dimension pair i turns by position * theta^(-2i / d_head)
 
     def __post_init__(self) -> None:
         for group in (self.q, self.k, self.v, self.bias, self.thumbs):
@@ -263,6 +264,7 @@ class Adapter:
     pad_id: int = 0  # what fills a padded batch (its keys are masked)
     max_positions: int = 0  # how long a sequence can be, prompt and continuation (0: the codec's limit)
     n_heads: int = 0  # query heads of every attention
+    rope_theta: float | None = None  # RoPE's frequency base, where queries and keys are rotated
 
     def points(self, net: nn.Module) -> dict[str, Point]:
         """Module path -> what its output holds, for every module a capture hooks."""
