@@ -19,6 +19,7 @@ import torch
 from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
+from model.readable import readable_tokens
 from model.types import Capture, LoadedModel, Point
 
 MAX_NEW_TOKENS = 200  # a decoder writes at most this many tokens: each one reruns the whole sequence
@@ -174,6 +175,9 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
             output_text=output_text, q_raw=q_raw, k_raw=k_raw,
             rope_theta=adapter.rope_theta if q_raw else None,
+            labels=readable_tokens(enc.tokens, model.special_tokens, byte_level=model.codec.byte_level),
+            target_labels=None if target_tokens is None else readable_tokens(
+                target_tokens, model.special_tokens, byte_level=model.target_codec.byte_level),
         ))
     return captures
 

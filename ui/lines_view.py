@@ -32,8 +32,8 @@ def render(cap: Capture, settings: Settings) -> None:
         st.session_state["lines_heads"] = list(range(n_heads))
     heads = col2.multiselect("Heads", list(range(n_heads)), key="lines_heads", format_func=lambda h: f"H{h}")
 
-    weights, q_tokens, k_tokens = hide_tokens(cap.layer(kind, layer), cap.query_tokens(kind), cap.key_tokens(kind),
-                                              hide)  # (heads, Q, K): the one layer drawn
+    weights, q_tokens, k_tokens = hide_tokens(cap.layer(kind, layer), cap.query_labels(kind), cap.key_labels(kind),
+                                              hide, first=settings.hide_sink)  # (heads, Q, K): the one layer drawn
     many = max(len(q_tokens), len(k_tokens)) > MAX_ALL_LINES
     options = list(range(len(q_tokens))) if many else [None, *range(len(q_tokens))]
     if st.session_state.get("lines_token") not in options:

@@ -33,13 +33,14 @@ def open_in_head_view() -> None:
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
-def hidden_thumbnails(model_name: str, text: str, kind: str, hide: frozenset[str], _cap: Capture) -> np.ndarray:
-    """Thumbnails without the ``hide`` tokens (rows renormalised), pooled one layer at a time.
+def hidden_thumbnails(model_name: str, text: str, new_tokens: int, kind: str, hide: frozenset[str], first: bool,
+                      _cap: Capture) -> np.ndarray:
+    """Thumbnails without the ``hide`` tokens (and the ``first``; rows renormalised), pooled a layer at a time.
 
     Keyed like ``get_capture`` (``_cap`` is that capture), so moving a widget does not pool them again.
     """
-    q_tokens, k_tokens = _cap.query_tokens(kind), _cap.key_tokens(kind)
-    thumbs = np.concatenate([thumbnails(hide_tokens(layer, q_tokens, k_tokens, hide)[0][None], MAX_CELLS)
+    q_tokens, k_tokens = _cap.query_labels(kind), _cap.key_labels(kind)
+    thumbs = np.concatenate([thumbnails(hide_tokens(layer, q_tokens, k_tokens, hide, first=first)[0][None], MAX_CELLS)
                              for layer in _cap.layers(kind)])  # (L, H, q', k')
     thumbs.flags.writeable = False  # shared by every session
     return thumbs
@@ -48,9 +49,10 @@ def hidden_thumbnails(model_name: str, text: str, kind: str, hide: frozenset[str
 def view_thumbnails(cap: Capture, settings: Settings, kind: str) -> np.ndarray:
     """uint8 ``[layers, heads, q, k]`` thumbnails: the capture's own, or pooled without the hidden tokens."""
     hide = hidden_tokens(cap, settings)
-    if not hide:
+    if not hide and not settings.hide_sink:
         return cap.thumbnails(kind)
-    return hidden_thumbnails(settings.model_name, settings.text, kind, hide, cap)
+    return hidden_thumbnails(settings.model_name, settings.text, settings.max_new_tokens, kind, hide,
+                             settings.hide_sink, cap)
 
 
 def render(cap: Capture, settings: Settings) -> None:

@@ -1,9 +1,15 @@
-"""The sidebar: model, sentence and display options."""
+"""The sidebar: model, sentence (a decoder's prompt and how far to continue it) and display options."""
 
 from __future__ import annotations
 
-import streamlit as st
+import dataclasses
 
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from model import LoadedModel
+from model.capture import MAX_NEW_TOKENS
+from model.chat import as_chat
 from model.translator import EXAMPLES as DATE_EXAMPLES
 from ui.settings import Settings
 from ui.state import LOCAL, LOCAL_LABEL, MODELS
@@ -15,8 +21,16 @@ EXAMPLES = [
     "the cat saw the dog and the bird",
     "She went to the bank to deposit money, then sat on the river bank.",
 ]
+PROMPTS = [
+    "The capital of France is",
+    "Once upon a time, there was a little robot who",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    "注意力机制让模型在处理每个词时关注句子中的其他词。",
+    "The animal didn't cross the street because it was too tired. The animal was",
+]
 # Models that read something other than English sentences bring their own examples.
-MODEL_EXAMPLES = {"translator": DATE_EXAMPLES}
+MODEL_EXAMPLES = {"translator": DATE_EXAMPLES, "smollm2": PROMPTS}
+DEFAULT_NEW_TOKENS = 20
 
 
 def examples_for(model: str) -> list[str]:
@@ -32,7 +46,8 @@ def switch_examples() -> None:
         ss["text"] = new[0]
 
 
-def render() -> Settings:
+def render() -> tuple[Settings, DeltaGenerator]:
+    """The sidebar's settings, and the place under the text where a decoder's options go (``decoder_options``)."""
     with st.sidebar:
         model_name = st.selectbox("Model", [*MODELS, LOCAL], format_func=lambda k: MODELS.get(k, LOCAL_LABEL),
                                   key="model", on_change=switch_examples)
@@ -48,13 +63,41 @@ def render() -> Settings:
             st.session_state["text"] = example
         # the default comes through session state, where a bookmarked URL may already have put a sentence
         st.session_state.setdefault("text", examples_for(model_name)[0])
-        text = st.text_area("Sentence", key="text")
+        text = st.text_area("Sentence", key="text", help="For a decoder (SmolLM2), the prompt it reads and continues.")
+        decoder_slot = st.container()
         st.subheader("Display")
         hide_special = st.checkbox("Hide special tokens and renormalise rows", key="hide_special",
                                    help="Drops tokens such as [CLS] and [SEP] (or <s> and </s>), which many heads "
                                         "use as a resting place, and rescales each row to sum to 1 again.")
+        hide_sink = st.checkbox("Hide the first token (attention sink) and renormalise rows", key="hide_sink",
+                                help="Many heads put much of their attention on the very first token whatever it "
+                                     "is (an attention sink: a place to park attention when there is nothing to "
+                                     "look at). Hiding it shows how the rest of each row is shared.")
         combine = st.radio("Heads", ["head", "mean", "max"], horizontal=True, key="combine",
                            format_func={"head": "one head", "mean": "mean of layer", "max": "max of layer"}.get)
         colorscale = st.selectbox("Colour scale", ["Blues", "Viridis", "Magma", "Greys", "YlOrRd"], key="colorscale")
-    return Settings(model_name=model_name, text=text, hide_special=hide_special, combine=combine,
-                    colorscale=colorscale)
+    return Settings(model_name=model_name, text=text, prompt=text, hide_special=hide_special, combine=combine,
+                    colorscale=colorscale, hide_sink=hide_sink), decoder_slot
+
+
+def decoder_options(model: LoadedModel, settings: Settings, slot: DeltaGenerator) -> Settings:
+    """For a decoder: continue the prompt for N tokens, and read it as a chat turn, in ``slot``."""
+    if model.arch != "decoder":
+        return settings
+    with slot:
+        st.session_state.setdefault("generate", True)
+        st.session_state.setdefault("new_tokens", DEFAULT_NEW_TOKENS)
+        col1, col2 = st.columns([3, 2], vertical_alignment="bottom")
+        generate = col1.checkbox("Continue for N tokens", key="generate",
+                                 help="The model writes greedily (its most likely token each step) and stops at "
+                                      "its end-of-turn token; every view then shows prompt and continuation, "
+                                      "the written tokens marked ✎.")
+        n = col2.number_input("N", 1, MAX_NEW_TOKENS, key="new_tokens", disabled=not generate,
+                              label_visibility="collapsed")
+        chat = False
+        if model.chat_template:
+            chat = st.checkbox("As chat (the model's chat template)", key="as_chat",
+                               help="Wraps the prompt as a user's turn in the format the model was "
+                                    "instruction-tuned on, so the continuation is its answer.")
+    text = as_chat(model.chat_template, settings.prompt) if chat else settings.prompt
+    return dataclasses.replace(settings, text=text, chat=chat, max_new_tokens=int(n) if generate else 0)

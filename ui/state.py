@@ -13,9 +13,11 @@ import streamlit as st
 
 from model import Capture, LoadedModel, capture, load_model
 from model.folders import allowed_roots, resolve_checkpoint
+from ui.settings import Settings
 
 MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2, pretrained encoder)",
-          "translator": "Translator (trained here: English dates -> ISO, encoder-decoder)"}
+          "translator": "Translator (trained here: English dates -> ISO, encoder-decoder)",
+          "smollm2": "SmolLM2-135M-Instruct (pretrained Llama-style decoder: RoPE, grouped-query attention)"}
 # The picker's last entry: a local Hugging Face checkpoint folder the user types in (not in MODELS,
 # which lists only models that load by name).
 LOCAL = "local"
@@ -42,5 +44,11 @@ def get_model(name: str) -> LoadedModel:
 # another session sees, and keeps per-head queries, keys and values (plus 8-bit thumbnails), not every
 # weight: a 510-token MiniLM capture is ~15 MB, so 8 entries stay near 120 MB; an hour idle frees them.
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner="Running the model...")
-def get_capture(name: str, text: str, target: str | None = None, zero_positions: bool = False) -> Capture:
-    return capture(get_model(name), text, target, zero_positions=zero_positions)
+def get_capture(name: str, text: str, target: str | None = None, zero_positions: bool = False,
+                max_new_tokens: int | None = None) -> Capture:
+    return capture(get_model(name), text, target, zero_positions=zero_positions, max_new_tokens=max_new_tokens)
+
+
+def current_capture(settings: Settings) -> Capture:
+    """The capture the sidebar chose: its text, continued by the decoder when it was asked to."""
+    return get_capture(settings.model_name, settings.text, max_new_tokens=settings.max_new_tokens or None)

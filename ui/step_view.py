@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from model import Capture
-from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head
+from ui.controls import chart_name, choose_kind, clamp_state, explain, layer_head, not_applied
 from ui.figure import show
 from ui.settings import Settings
 from ui.text import plain
@@ -31,14 +31,13 @@ Hidden special tokens and combined heads (sidebar) do not apply here: this is on
 def render(cap: Capture, settings: Settings) -> None:
     kind = choose_kind(cap)
     layer, head = layer_head(cap.q[kind])  # its shape starts (layers, heads)
-    q_tokens, k_tokens = cap.query_tokens(kind), cap.key_tokens(kind)
+    q_tokens, k_tokens = cap.query_labels(kind), cap.key_labels(kind)
     if "query" not in st.session_state:
         st.session_state["query"] = min(1, len(q_tokens) - 1)  # the first word rather than [CLS]
     clamp_state("query", 0, len(q_tokens) - 1)
     query = st.selectbox("Query token", range(len(q_tokens)), key="query",
                          format_func=lambda i: f"{i} {q_tokens[i]}")
-    ignored = [name for name, on in (("hide special tokens", settings.hide_special),
-                                     (f"{settings.combine} of layer", settings.combine != "head")) if on]
+    ignored = not_applied(settings)
     if ignored:
         st.caption(f"Not applied here ({', '.join(ignored)}): these are the numbers of one real head, "
                    "every token included.")
@@ -46,7 +45,7 @@ def render(cap: Capture, settings: Settings) -> None:
     form = cap.score_forms[kind]
     terms = cap.score_terms(kind, layer, head)
     row = {name: t[min(query, t.shape[0] - 1)] for name, t in terms.items()}  # the mask may be one shared row
-    step = compute_step(row, cap.v[kind][layer, head // (cap.n_heads(kind) // cap.v[kind].shape[1])])
+    step = compute_step(row, cap.v[kind][layer, cap.kv_head(kind, head)])
     token = q_tokens[query]
     shown = plain(token)
     name = chart_name(cap, kind, layer, f"H{head}_q{query}")
@@ -58,7 +57,7 @@ def render(cap: Capture, settings: Settings) -> None:
                 f"{plain(formula)}{scale}{bias}.")
     show(scores_figure(step, k_tokens, token, formula), f"{name}_scores", key="step_scores_chart")
     st.markdown("**2. Softmax.** exp of each score over the sum of them all: positive weights summing to 1, "
-                "the same numbers as this row of the head view.")
+                "the same numbers as this row of the head view when nothing is hidden there.")
     show(weights_figure(step, k_tokens, token), f"{name}_weights", key="step_weights_chart")
     st.markdown(f"**3. Weighted sum.** The head's output for *{shown}* is \u03a3 weight \u00b7 v over all keys, "
                 f"a vector of {step.d_head} numbers with length |output| = {step.output_norm:.3f}."

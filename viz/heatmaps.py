@@ -143,3 +143,23 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
         for shape in shapes:
             fig.add_shape(type="rect", line={"color": "crimson", "width": 2}, **shape)
     return fig
+
+
+def named_rows_heatmap(weights: np.ndarray, row_names: Sequence[str], key_tokens: Sequence[str], *,
+                       rows: str = "head", title: str = "", colorscale: str = "Blues",
+                       zmax: float | None = 1.0, value: str = "attention") -> go.Figure:
+    """``[rows, keys]`` weights whose rows are named things (heads, layers, decoding steps), not tokens.
+
+    What several heads, or one head at several steps, give each key; rows top-down as named.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    if w.ndim != 2 or w.shape != (len(row_names), len(key_tokens)):
+        raise ValueError(f"weights {w.shape} do not match {len(row_names)} rows x {len(key_tokens)} keys")
+    names = [escape(n) for n in row_names]
+    return heatmap_figure(
+        heatmap_trace(w, None, key_tokens, y=names, rows=rows, colorscale=colorscale, zmin=0.0, zmax=zmax,
+                      colorbar_title=value),
+        title=title, ticks_on_top=True,
+        xaxis=token_axis(key_tokens, "key", tickangle=-60),
+        yaxis={"type": "category", "title": {"text": escape(rows)}},
+    )

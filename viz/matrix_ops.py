@@ -13,12 +13,14 @@ import numpy as np
 COMBINE = ("head", "mean", "max")
 
 
-def keep_indices(tokens: Sequence[str], special: Collection[str]) -> np.ndarray:
-    """Positions of the tokens that are not special (``[CLS]``, ``[SEP]``, ``<s>``...).
+def keep_indices(tokens: Sequence[str], special: Collection[str], drop_first: bool = False) -> np.ndarray:
+    """Positions of the tokens that are not special (``[CLS]``, ``[SEP]``, ``<s>``...), nor the first
+    one when ``drop_first`` (where attention sinks park, whatever token it is).
 
-    When every token is special there is nothing else to show, so all are kept.
+    When every token would go there is nothing else to show, so all are kept.
     """
-    keep = np.array([i for i, t in enumerate(tokens) if t not in special], dtype=np.int64)
+    keep = np.array([i for i, t in enumerate(tokens) if t not in special and not (drop_first and i == 0)],
+                    dtype=np.int64)
     return keep if keep.size else np.arange(len(tokens), dtype=np.int64)
 
 
@@ -128,36 +130,41 @@ def quantise_u8(weights: np.ndarray, zmax: float = 1.0) -> np.ndarray:
 
 
 def hide_tokens(layer_weights: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str],
-                hide: Collection[str] = ()) -> tuple[np.ndarray, list[str], list[str]]:
-    """Drop the ``hide`` tokens from ``[..., queries, keys]`` and renormalise; also return the tokens left."""
+                hide: Collection[str] = (), *, first: bool = False) -> tuple[np.ndarray, list[str], list[str]]:
+    """Drop the ``hide`` tokens (and with ``first`` the first key, and the first query where queries
+    and keys are one sequence) from ``[..., queries, keys]`` and renormalise; also return the tokens left."""
     w = np.asarray(layer_weights, dtype=np.float32)
     q_tokens, k_tokens = list(query_tokens), list(key_tokens)
-    if not hide:
+    if not hide and not first:
         return w, q_tokens, k_tokens
-    qi, ki = keep_indices(q_tokens, hide), keep_indices(k_tokens, hide)
+    qi = keep_indices(q_tokens, hide, drop_first=first and q_tokens == k_tokens)
+    ki = keep_indices(k_tokens, hide, drop_first=first)
     return hide_and_renormalise(w, qi, ki), [q_tokens[i] for i in qi], [k_tokens[i] for i in ki]
 
 
 def view_matrix(layer_weights: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str], *,
-                head: int = 0, combine: str = "head", hide: Collection[str] = ()
+                head: int = 0, combine: str = "head", hide: Collection[str] = (), first: bool = False
                 ) -> tuple[np.ndarray, list[str], list[str]]:
     """The ``[queries, keys]`` matrix a view draws from a layer's ``[heads, queries, keys]``.
 
-    Tokens in ``hide`` are dropped and each head's rows renormalised before the heads
-    are combined, so a mean of heads still has rows that sum to 1.
+    Tokens in ``hide`` (and the first token, with ``first``) are dropped and each head's rows
+    renormalised before the heads are combined, so a mean of heads still has rows that sum to 1.
     Returns the matrix and the query and key tokens left.
     """
     if combine == "head":
         # one head is drawn: check it, then hide and renormalise only its rows, not every head's
         combine_heads(layer_weights, "head", head)
-        w, q_tokens, k_tokens = hide_tokens(np.asarray(layer_weights)[head:head + 1], query_tokens, key_tokens, hide)
+        w, q_tokens, k_tokens = hide_tokens(np.asarray(layer_weights)[head:head + 1], query_tokens, key_tokens, hide,
+                                            first=first)
         return w[0], q_tokens, k_tokens
-    w, q_tokens, k_tokens = hide_tokens(layer_weights, query_tokens, key_tokens, hide)
+    w, q_tokens, k_tokens = hide_tokens(layer_weights, query_tokens, key_tokens, hide, first=first)
     return combine_heads(w, combine, head), q_tokens, k_tokens
 
 
 CONTINUATION = "##"  # WordPiece marks a piece that continues the word before it
-WORD_STARTS = ("Ġ", "▁", "Ċ")  # byte-level BPE and SentencePiece mark a piece that starts a word
+# byte-level BPE and SentencePiece mark a piece that starts a word; readable labels (model.readable) show
+# the space or newline as a mark
+WORD_STARTS = ("Ġ", "▁", "Ċ", "␣", "↵")
 
 
 def word_groups(tokens: Sequence[str], special: Collection[str] = ()) -> list[list[int]]:

@@ -1,0 +1,106 @@
+"""Generation: the tokens a decoder wrote, one step at a time, and what it attended to when writing each."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from export.names import file_name
+from model import Capture
+from ui.controls import chart_name, clamp_state, explain, hidden_tokens, index_slider, not_applied
+from ui.figure import show
+from ui.settings import Settings
+from ui.text import plain
+from viz.heatmaps import named_rows_heatmap
+from viz.matrix_ops import hide_tokens
+
+KIND = "decoder"
+EXPLANATION = """
+A decoder writes one token at a time. At each step it reads the whole text so far, and the
+**last** token's query attends over every earlier token (never a later one: the causal mask);
+what comes out of the last layer there is turned into the next token (here the most likely
+one, greedy decoding). The written token is appended and the model goes on.
+
+So the token written at step *t* was chosen from the attention row of the token just before it.
+Because the mask hides the future, that row is the same in the capture of the whole text as it
+was at the moment of writing: nothing written later can change it.
+
+- **At this step, each head**: one row per head of the chosen layer, the keys it attended to.
+  Query heads that share a key/value head (grouped-query attention) are labelled with it (KV).
+- **At this step, each layer**: the mean over a layer's heads, one row per layer.
+- **Every step**: one row per written token, the chosen head's attention when it was written.
+
+Many heads put much of each row on the very first token whatever it is: an *attention sink*
+(Xiao et al. 2023). Softmax has to give its weight somewhere; a head with nothing useful to add
+parks it on a token every query can see. The sidebar can hide it and renormalise rows.
+"""
+
+
+def head_names(cap: Capture) -> list[str]:
+    """``H4 (KV1)`` where query heads share key/value heads, else ``H4``."""
+    n, kv = cap.n_heads(KIND), cap.kv_heads[KIND]
+    return [f"H{h} (KV{cap.kv_head(KIND, h)})" if kv < n else f"H{h}" for h in range(n)]
+
+
+def not_generated(cap: Capture) -> bool:
+    if cap.n_generated:
+        return False
+    if cap.architecture == "decoder":
+        st.info("The model only read the prompt. Tick **Continue for N tokens** in the sidebar to have it write, "
+                "then step through what it wrote here.")
+    else:
+        st.info(f"{cap.model_name} does not continue a text: this view is for a decoder such as SmolLM2 (pick it in "
+                "the sidebar's Model menu). The translator's output is in the Translation view.")
+    return True
+
+
+def render(cap: Capture, settings: Settings) -> None:
+    if not_generated(cap):
+        return
+    labels = cap.query_labels(KIND)
+    n, first_written = len(labels), len(labels) - cap.n_generated
+    st.markdown(f"**Prompt** ({first_written} tokens) and what {plain(cap.model_name)} **wrote** "
+                f"({cap.n_generated} tokens, marked ✎):")
+    st.code(cap.output_text or "", language=None, wrap_lines=True)
+    clamp_state("gen_step", 1, cap.n_generated)
+    step = st.slider("Step", 1, cap.n_generated, key="gen_step",
+                     help="Step t wrote the t-th token of the continuation.")
+    written = first_written + step - 1  # the position of the token this step wrote
+    query = written - 1  # the token whose attention row chose it
+    st.markdown(f"Step {step} wrote **{plain(labels[written])}** (position {written}), from the attention of "
+                f"**{plain(labels[query])}** (position {query}) over the {query + 1} tokens before it.")
+
+    n_layers = cap.n_layers(KIND)
+    layer = index_slider(st, "Layer", n_layers, "layer")
+    ignored = not_applied(settings, sink=False, special=False)
+    if ignored:
+        st.caption(f"Not applied here ({', '.join(ignored)}): the figures show every head of the layer.")
+    hide, first = hidden_tokens(cap, settings), settings.hide_sink
+    keys = labels[:query + 1]
+
+    def row_of(weights: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """``[..., n, n]`` -> the query's row over the keys it saw, the hidden keys dropped: ``[..., keys]``."""
+        sub = weights[..., query:query + 1, :query + 1]  # (..., 1, keys)
+        w, _, kept = hide_tokens(sub, [labels[query]], keys, hide, first=first)
+        return w[..., 0, :], kept
+
+    heads, kept = row_of(cap.layer(KIND, layer))  # (H, keys)
+    title = f"step {step}: each head of layer {layer} writing {labels[written]}"
+    show(named_rows_heatmap(heads, head_names(cap), kept, rows="head", title=title, colorscale=settings.colorscale),
+         chart_name(cap, KIND, layer, f"step{step}_heads"), key="gen_heads_chart")
+
+    layers = np.stack([row_of(att)[0].mean(axis=0) for att in cap.layers(KIND)])  # (L, keys)
+    show(named_rows_heatmap(layers, [f"L{i}" for i in range(n_layers)], kept, rows="layer",
+                            title=f"step {step}: mean of each layer's heads", colorscale=settings.colorscale),
+         file_name(cap.model_name, "all_layers", f"step{step}", KIND), key="gen_layers_chart")
+
+    head = index_slider(st, "Head", cap.n_heads(KIND), "head")
+    att = cap.head(KIND, layer, head)[first_written - 1:n - 1]  # (written, n): the rows that chose each token
+    names = [f"{i + 1} {labels[first_written + i]}" for i in range(cap.n_generated)]  # unique, never hidden
+    steps, _, kept_all = hide_tokens(att, names, labels, hide, first=first)
+    title = f"every step: {head_names(cap)[head]} of layer {layer}"
+    show(named_rows_heatmap(steps, names, kept_all, rows="step (token written)", title=title,
+                            colorscale=settings.colorscale),
+         chart_name(cap, KIND, layer, f"H{head}_steps"), key="gen_steps_chart")
+    explain(EXPLANATION)
+
