@@ -18,11 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.errors import ModelLoadError
+from model.transformer import rotate
 from model.types import Adapter, Point, ScoreForm
 
 # q_raw / k_raw: a RoPE model's queries and keys before their rotation (q / k are after it)
 OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v)$")
 OUR_POSITIONS = "embeddings.hook_positions"
+ROPE_NOTE = ("RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
+             "angle that grows with its position, so q · k depends on how far apart they are.")
 OUR_OUTPUTS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.out$")
 
 
@@ -58,8 +62,7 @@ class TransformerAdapter(Adapter):
         self.rope_theta = cfg.rope_theta if cfg.positional == "rope" else None
         self.positions_note = {
             "none": "This model adds no positional vectors to its embeddings.",
-            "rope": "RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
-                    "angle that grows with its position, so q · k depends on how far apart they are.",
+            "rope": ROPE_NOTE,
         }.get(cfg.positional)
 
     def points(self, net: nn.Module) -> dict[str, Point]:
@@ -139,6 +142,15 @@ class HFAdapter(Adapter):
         self.pad_id = int(getattr(config, "pad_token_id", None) or 0)
         # how long a sequence can be; 0 where positions set no limit (T5's relative bias)
         self.max_positions = int(getattr(config, "max_position_embeddings", None) or 0)
+
+    @classmethod
+    def check_config(cls, config: dict) -> None:
+        """Refuse, before any weight is read, a ``config.json`` this family cannot capture exactly."""
+
+    @classmethod
+    def for_model(cls, net: nn.Module) -> HFAdapter:
+        """The adapter of a loaded ``net``."""
+        return cls(net.config)
 
     def kind_layer(self, match: re.Match) -> tuple[str, int]:
         return self.arch, int(match.group(1))
@@ -252,6 +264,110 @@ class T5Adapter(HFAdapter):
         return result.logits
 
 
+# RoPE variants whose angles change with the sequence length, in place inside the shared model
+STATEFUL_ROPE = ("dynamic", "longrope")
+
+
+def rope_type_of(params: dict | None) -> str:
+    """The RoPE variant a config's ``rope_parameters`` (or older ``rope_scaling``) names."""
+    params = params or {}
+    return str(params.get("rope_type") or params.get("type") or "default")
+
+
+def refuse_rope(rope_type: str) -> None:
+    if any(s in rope_type for s in STATEFUL_ROPE):
+        raise ModelLoadError(
+            f"'{rope_type}' RoPE recomputes its angles from the length of each sequence; only fixed "
+            "variants (default, linear, llama3, yarn) are read here."
+        )
+
+
+def sliding_window_of(config: Any) -> int | None:
+    """The attention window of a config whose layers (all or some) see only the last keys, else None."""
+    window = getattr(config, "sliding_window", None)
+    layer_types = getattr(config, "layer_types", None)
+    if not window or (layer_types is not None and "sliding_attention" not in layer_types):
+        return None
+    return int(window)
+
+
+def llama_positions(config: Any) -> int:
+    """How long a Llama-family sequence can be: its positions, or its attention window where that is
+    shorter, since within the window a sliding mask is the plain causal one the scores use."""
+    n = int(config.max_position_embeddings)
+    window = sliding_window_of(config)
+    return min(n, window) if window else n
+
+
+class LlamaAdapter(HFAdapter):
+    """Llama, Qwen2, Mistral (``*ForCausalLM``): a causal decoder with RoPE and grouped-query attention.
+
+    The projections' outputs are queries and keys before their rotation: this adapter turns them by
+    the model's own RoPE module (its angles, scaling included), so ``q`` / ``k`` are what the scores
+    used and ``q_raw`` / ``k_raw`` what the projections wrote. Keys and values keep their
+    ``num_key_value_heads`` heads.
+    """
+
+    arch = "decoder"
+    attention = r"^model\.layers\.(\d+)\.self_attn$"
+    projections = ("q_proj", "k_proj", "v_proj")
+    output_projection = r"^model\.layers\.(\d+)\.self_attn\.o_proj$"
+    causal = True
+    positional = "rope"
+
+    def __init__(self, config: Any, rotary: nn.Module) -> None:
+        super().__init__(config)
+        self.n_kv_heads = int(getattr(config, "num_key_value_heads", None) or self.n_heads)
+        d_head = int(getattr(config, "head_dim", None) or int(config.hidden_size) // self.n_heads)
+        self.scale = 1.0 / math.sqrt(d_head)
+        self.max_positions = llama_positions(config)
+        params = getattr(config, "rope_parameters", None) or {}
+        self.rope_type = rope_type_of(params)
+        refuse_rope(self.rope_type)
+        theta = float(params.get("rope_theta", getattr(config, "rope_theta", 10000.0)))
+        # rope_theta promises angles of position * theta^(-2i/d): a scaled variant turns by others
+        self.rope_theta = theta if self.rope_type == "default" else None
+        self.rotary = rotary
+        self.positions_note = ROPE_NOTE if self.rope_type == "default" else (
+            f"{ROPE_NOTE} This checkpoint scales its RoPE ('{self.rope_type}', base {theta:g}), so the angles "
+            "are not position × theta^(-2i/d) alone; the queries and keys kept are the ones it turned.")
+
+    @classmethod
+    def check_config(cls, config: dict) -> None:
+        refuse_rope(rope_type_of(config.get("rope_parameters") or config.get("rope_scaling")))
+
+    @classmethod
+    def for_model(cls, net: nn.Module) -> HFAdapter:
+        return cls(net.config, net.model.rotary_emb)
+
+    def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        if point.what == "v":
+            return {"v": per_head(output, self.n_kv_heads)}
+        raw = per_head(output, self.n_heads if point.what == "q" else self.n_kv_heads)  # (B, h, T, dh)
+        # the batch is right-padded, so every row's tokens sit at positions 0 .. T-1
+        positions = torch.arange(raw.shape[2], device=raw.device)[None]  # (1, T)
+        cos, sin = self.rotary(raw, positions)  # each (1, T, dh)
+        return {point.what: rotate(raw, cos[:, None], sin[:, None]), f"{point.what}_raw": raw}
+
+    def forward(self, net, ids, mask, target_ids=None, target_mask=None) -> Any:
+        return net(input_ids=ids, attention_mask=mask, use_cache=False)
+
+    def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Greedy steps through the model's own key/value cache: each call feeds only the new ids."""
+        past = None
+        seen = 0
+
+        def next_logits(ids: torch.Tensor) -> torch.Tensor:
+            nonlocal past, seen
+            out = net(input_ids=ids[:, seen:], cache=past, use_cache=True)
+            past, seen = out.cache, ids.shape[1]
+            return out.logits  # (B, new, V)
+        return next_logits
+
+    def output(self, net: nn.Module, result: Any) -> torch.Tensor:
+        return result.logits
+
+
 # model_type in config.json -> (the transformers class instantiated, its adapter)
 HF_FAMILIES: dict[str, tuple[str, type[HFAdapter]]] = {
     "bert": ("BertModel", BertAdapter),
@@ -259,4 +375,7 @@ HF_FAMILIES: dict[str, tuple[str, type[HFAdapter]]] = {
     "distilbert": ("DistilBertModel", DistilBertAdapter),
     "gpt2": ("GPT2Model", GPT2Adapter),
     "t5": ("T5ForConditionalGeneration", T5Adapter),
+    "llama": ("LlamaForCausalLM", LlamaAdapter),
+    "qwen2": ("Qwen2ForCausalLM", LlamaAdapter),
+    "mistral": ("MistralForCausalLM", LlamaAdapter),
 }

@@ -1,4 +1,5 @@
-"""Local Hugging Face checkpoints: BERT, RoBERTa, DistilBERT, GPT-2 and T5, loaded by folder.
+"""Local Hugging Face checkpoints: BERT, RoBERTa, DistilBERT, GPT-2, T5 and the Llama family
+(Llama, Qwen2, Mistral), loaded by folder.
 
 The network is the ``transformers`` model itself, loaded with eager attention (its
 weights computed explicitly, as the reference parity tests compare against). Its
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from model.adapters import HF_FAMILIES
+from model.adapters import HF_FAMILIES, llama_positions
 from model.codec import TextCodec
 from model.errors import ModelLoadError
 from model.files import read_json
@@ -32,6 +33,7 @@ MAX_PARAM_BYTES_ENV = "ATTENTION_DASHBOARD_MAX_PARAM_BYTES"
 DEFAULT_MAX_PARAM_BYTES = 4 * 2**30  # float32 parameters: about 1 billion
 PROBE_TEXT = "Hello, world! 123 <b>é</b> 中文 \n\t 🙂"
 MAX_TARGET_TOKENS = 64  # greedy decoding stops here if the model never writes </s>
+LLAMA_TYPES = ("llama", "qwen2", "mistral")  # decoders with RoPE, grouped-query attention, a gated MLP
 
 
 def check_shard_index(folder: Path) -> None:
@@ -95,12 +97,21 @@ def estimated_parameters(model_type: str, config: dict) -> int:
     """About how many parameters the model in ``config`` has, read before anything is allocated.
 
     Embeddings plus, per layer, the four attention projections and the two feed-forward matrices;
-    T5's decoder layers add cross-attention. Norms and biases are too small to matter here.
+    T5's decoder layers add cross-attention. The Llama family has no position table, fewer key and
+    value heads than query heads, three feed-forward matrices, and its own output matrix unless tied.
+    Norms and biases are too small to matter here.
     """
     d = config_int(config, "hidden_size", "n_embd", "d_model", "dim")
     layers = config_int(config, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
     ff = config_int(config, "intermediate_size", "n_inner", "d_ff", "hidden_dim", default=4 * d)
     vocab = config_int(config, "vocab_size")
+    if model_type in LLAMA_TYPES:
+        heads = config_int(config, "num_attention_heads")
+        kv_heads = config_int(config, "num_key_value_heads", default=heads)
+        d_head = config_int(config, "head_dim", default=max(d // heads, 1))
+        attention = 2 * d * heads * d_head + 2 * d * kv_heads * d_head  # q and o; k and v
+        embeddings = vocab * d * (1 if config.get("tie_word_embeddings") else 2)
+        return embeddings + layers * (attention + 3 * d * ff)
     positions = config_int(config, "max_position_embeddings", "n_positions", default=1)
     total = vocab * d + positions * d + layers * (4 * d * d + 2 * d * ff)
     if model_type == "t5":
@@ -142,10 +153,31 @@ def check_tokenizer(folder: Path, codec: TextCodec, n_embeddings: int) -> None:
         raise ModelLoadError(f"{folder / 'tokenizer.json'} fails on ordinary text: {type(exc).__name__}") from None
 
 
+def eos_of(config: PretrainedConfig) -> int | None:
+    """The token where generation stops; the first, where a config lists several (Llama 3)."""
+    eos = getattr(config, "eos_token_id", None)
+    if isinstance(eos, list | tuple):
+        eos = eos[0] if eos else None
+    return None if eos is None else int(eos)
+
+
+def check_pad_id(folder: Path, config: dict) -> None:
+    """The id that fills a padded batch names a row of the embedding table (``vocab_size`` rows)."""
+    pad, vocab = config.get("pad_token_id"), config_int(config, "vocab_size")
+    if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < vocab):
+        raise ModelLoadError(
+            f"config.json in {folder} sets pad_token_id {pad!r:.40}, but the model has only {vocab} "
+            "token embeddings (vocab_size): the config does not belong to these weights."
+        )
+
+
 def max_tokens_of(model_type: str, config: PretrainedConfig) -> int:
-    """How many tokens the model reads: its position table, less RoBERTa's offset."""
+    """How many tokens the model reads: its position table, less RoBERTa's offset; the Llama family's
+    attention window where it has one that is shorter."""
     if model_type == "t5":
         return 512  # relative positions have no hard limit; T5 was trained on 512 tokens
+    if model_type in LLAMA_TYPES:
+        return llama_positions(config)
     n = int(config.max_position_embeddings)
     if model_type == "roberta":
         return n - int(config.pad_token_id) - 1  # positions start after the padding index
@@ -163,14 +195,16 @@ def load_hf_dir(folder: Path, name: str | None = None) -> LoadedModel:
             f"{folder} holds a '{model_type or 'unknown'}' model; supported architectures: "
             f"{', '.join(sorted(HF_FAMILIES))}."
         )
+    class_name, adapter_class = HF_FAMILIES[model_type]
     check_size(folder, model_type, config_json)
+    check_pad_id(folder, config_json)
+    adapter_class.check_config(config_json)
     check_weights(folder)
     if not (folder / "tokenizer.json").is_file():
         raise ModelLoadError(
             f"tokenizer.json is missing from {folder}: save the fast tokenizer there "
             "(`tokenizer.save_pretrained(folder)`)."
         )
-    class_name, adapter_class = HF_FAMILIES[model_type]
     cls = getattr(transformers, class_name)
     # A checkpoint folder is user input: any failure inside transformers becomes a message, not a traceback.
     try:
@@ -179,7 +213,9 @@ def load_hf_dir(folder: Path, name: str | None = None) -> LoadedModel:
             use_safetensors=True, trust_remote_code=False, output_loading_info=True,
         )
     except Exception as exc:  # noqa: BLE001
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        # a validator's message opens with "...:" and says what is wrong on the next line
+        first = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
         raise ModelLoadError(f"{folder} could not be loaded as {model_type}: {first}") from exc
     # A pooler is never read here; anything else left at random would show random attention.
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("pooler."))
@@ -196,14 +232,16 @@ def load_hf_dir(folder: Path, name: str | None = None) -> LoadedModel:
         raise ModelLoadError(f"{folder / 'tokenizer.json'} is not a readable tokenizer: {exc}") from exc
     check_tokenizer(folder, codec, net.get_input_embeddings().num_embeddings)
     cfg = net.config
-    adapter = adapter_class(cfg)
+    adapter = adapter_class.for_model(net)
+    kv_heads = getattr(adapter, "n_kv_heads", adapter.n_heads)
     description = (f"{model_type} checkpoint at {folder}: {cfg.num_hidden_layers} layers x "
-                   f"{cfg.num_attention_heads} heads, {adapter.arch}")
+                   f"{cfg.num_attention_heads} heads"
+                   f"{f' ({kv_heads} key/value heads)' if kv_heads != adapter.n_heads else ''}, {adapter.arch}")
     return LoadedModel(
         name=name or folder.name, net=net, codec=codec, adapter=adapter,
         target_codec=codec if adapter.arch == "encoder-decoder" else None,
         description=description,
         decoder_start_id=getattr(cfg, "decoder_start_token_id", None),
-        eos_id=getattr(cfg, "eos_token_id", None),
+        eos_id=eos_of(cfg),
         max_target_tokens=min(MAX_TARGET_TOKENS, codec.max_tokens),
     )

@@ -249,8 +249,8 @@ def test_missing_folder(tmp_path):
 
 
 def test_unsupported_architecture(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 16}))
-    with pytest.raises(ModelLoadError, match=r"'llama'.*supported architectures: bert, distilbert, gpt2"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "mamba", "hidden_size": 16}))
+    with pytest.raises(ModelLoadError, match=r"'mamba'.*supported architectures: bert, distilbert, gpt2, llama"):
         load_model(str(tmp_path))
 
 
