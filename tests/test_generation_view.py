@@ -89,7 +89,7 @@ def test_as_chat_and_fewer_tokens():
     assert len(as_array(spec["data"][0]["z"])) <= 12
     at.checkbox(key="generate").uncheck().run()
     assert not at.exception
-    assert any("Continue for N tokens" in i.value for i in at.info)
+    assert any("Continue the text" in i.value for i in at.info)
 
 
 def test_encoders_say_this_view_is_for_decoders():

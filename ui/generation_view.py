@@ -46,7 +46,7 @@ def not_generated(cap: Capture) -> bool:
     if cap.n_generated:
         return False
     if cap.architecture == "decoder":
-        st.info("The model only read the prompt. Tick **Continue for N tokens** in the sidebar to have it write, "
+        st.info("The model only read the prompt. Tick **Continue the text** in the sidebar to have it write, "
                 "then step through what it wrote here.")
     else:
         st.info(f"{cap.model_name} does not continue a text: this view is for a decoder such as SmolLM2 (pick it in "
@@ -59,8 +59,8 @@ def render(cap: Capture, settings: Settings) -> None:
         return
     labels = cap.query_labels(KIND)
     n, first_written = len(labels), len(labels) - cap.n_generated
-    st.markdown(f"**Prompt** ({first_written} tokens) and what {plain(cap.model_name)} **wrote** "
-                f"({cap.n_generated} tokens, marked ✎):")
+    st.markdown(f"What {plain(cap.model_name)} **wrote** after the {first_written} tokens of the prompt "
+                f"({cap.n_generated} tokens, marked ✎ on every axis):")
     st.code(cap.output_text or "", language=None, wrap_lines=True)
     clamp_state("gen_step", 1, cap.n_generated)
     step = st.slider("Step", 1, cap.n_generated, key="gen_step",

@@ -55,7 +55,7 @@ def render() -> tuple[Settings, DeltaGenerator]:
             model_name = st.text_input("Checkpoint folder", key="checkpoint_folder",
                                        placeholder="/path/to/a/transformers/checkpoint",
                                        help="A folder with config.json, model.safetensors and tokenizer.json "
-                                            "(BERT, RoBERTa, DistilBERT, GPT-2 or T5).").strip()
+                                            "(BERT, RoBERTa, DistilBERT, GPT-2, T5, Llama, Qwen2 or Mistral).").strip()
         example = st.selectbox("Example sentences", examples_for(model_name), index=None,
                                placeholder="Pick an example...", key="example")
         if example and st.session_state.get("_last_example") != example:
@@ -87,13 +87,12 @@ def decoder_options(model: LoadedModel, settings: Settings, slot: DeltaGenerator
     with slot:
         st.session_state.setdefault("generate", True)
         st.session_state.setdefault("new_tokens", DEFAULT_NEW_TOKENS)
-        col1, col2 = st.columns([3, 2], vertical_alignment="bottom")
-        generate = col1.checkbox("Continue for N tokens", key="generate",
-                                 help="The model writes greedily (its most likely token each step) and stops at "
-                                      "its end-of-turn token; every view then shows prompt and continuation, "
-                                      "the written tokens marked ✎.")
-        n = col2.number_input("N", 1, MAX_NEW_TOKENS, key="new_tokens", disabled=not generate,
-                              label_visibility="collapsed")
+        generate = st.checkbox("Continue the text", key="generate",
+                               help="The model writes greedily (its most likely token each step) and stops at "
+                                    "its end-of-turn token; every view then shows prompt and continuation, "
+                                    "the written tokens marked ✎.")
+        n = st.number_input(f"Tokens to write (1-{MAX_NEW_TOKENS})", 1, MAX_NEW_TOKENS, key="new_tokens",
+                            disabled=not generate)
         chat = False
         if model.chat_template:
             chat = st.checkbox("As chat (the model's chat template)", key="as_chat",
