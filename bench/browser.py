@@ -16,7 +16,8 @@ answer it). From the Ctrl+Enter that submits it, it records:
   indicator is gone, and every ``.js-plotly-plot`` holds new data (not the figure
   it showed before the sentence) with its ``.main-svg`` and one heatmap image per
   heatmap trace, checked on an animation frame (so after Chromium has laid it out);
-- ``received``: the bytes of every websocket frame the page received in between.
+- ``received``: the bytes of every websocket frame the page received in between, and of those
+  the Plotly figure JSON of each chart (``charts``: title -> bytes of the spec the page got).
 
 In the head view it then moves the Head slider one step (the same sentence: the
 cached Capture answers) and records the same three figures for that rerun.
@@ -30,6 +31,7 @@ default otherwise: one per core).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -57,38 +59,56 @@ DRAWN = """() => {
     return plots.every(gd => {
         if (!gd._fullData || !gd.data || !gd.data.length || old.includes(gd.data[0])) return false;
         if (!gd.querySelector('.main-svg')) return false;
+        if (gd._fullData.some(t => t.type.endsWith('gl')) && !gd.querySelector('canvas')) return false;
         const heatmaps = gd._fullData.filter(t => t.type === 'heatmap' && t.visible !== false).length;
         return gd.querySelectorAll('.heatmaplayer image').length >= heatmaps;
     });
 }"""
 
 
-class Session:
-    """One browser tab on the dashboard that counts the websocket bytes it receives."""
+def chart_title(spec: str) -> str:
+    """The title of a Plotly figure's JSON (what names a chart in a table), or "untitled"."""
+    title = json.loads(spec).get("layout", {}).get("title", "")
+    text = title.get("text", "") if isinstance(title, dict) else title
+    return text or "untitled"
 
-    def __init__(self, browser, url: str) -> None:
+
+class Session:
+    """One browser tab on the dashboard that counts the websocket bytes it receives, and each chart's share."""
+
+    def __init__(self, browser, url: str, timeout_ms: float = TIMEOUT_MS) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         self._parse = ForwardMsg.FromString
         self.received = 0
+        self.charts: dict[str, int] = {}
         self.finished_at: float | None = None
+        self.timeout_ms = timeout_ms
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
         self.page = self.context.new_page()
         self.page.on("websocket", lambda ws: ws.on("framereceived", self._on_frame))
         self.page.goto(url)
-        self.page.wait_for_function(DRAWN, polling="raf", timeout=TIMEOUT_MS)
+        self.page.wait_for_function(DRAWN, polling="raf", timeout=timeout_ms)
 
     def _on_frame(self, payload: bytes | str) -> None:
         data = payload if isinstance(payload, bytes) else payload.encode()
         self.received += len(data)
         try:
-            if self._parse(data).WhichOneof("type") == "script_finished":
-                self.finished_at = time.perf_counter()
+            msg = self._parse(data)
         except Exception:  # a frame that is not a ForwardMsg still counts as bytes
-            pass
+            return
+        kind = msg.WhichOneof("type")
+        if kind == "script_finished":
+            self.finished_at = time.perf_counter()
+        elif kind == "delta" and msg.delta.new_element.WhichOneof("type") == "plotly_chart":
+            spec = msg.delta.new_element.plotly_chart.spec
+            title = chart_title(spec)
+            while title in self.charts:  # two charts of one title both count
+                title += "'"
+            self.charts[title] = len(spec.encode())
 
     def _wait_finished(self) -> None:
-        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        deadline = time.monotonic() + self.timeout_ms / 1000
         while self.finished_at is None:
             if time.monotonic() > deadline:
                 raise TimeoutError("the server never finished the run")
@@ -97,19 +117,20 @@ class Session:
     def start(self, action) -> None:
         """Run ``action(page)`` (e.g. submit a sentence) and start the clock; ``wait`` stops it."""
         self.page.evaluate(MARK_OLD)
-        self.received, self.finished_at = 0, None
+        self.received, self.charts, self.finished_at = 0, {}, None
         self.started_at = time.perf_counter()
         action(self.page)
 
     def wait(self) -> dict[str, float]:
-        """Wait until every plot is drawn anew; seconds and bytes since ``start``."""
+        """Wait until every plot is drawn anew; seconds and bytes since ``start`` (``charts``: bytes a chart)."""
         self._wait_finished()
-        self.page.wait_for_function(DRAWN, polling="raf", timeout=TIMEOUT_MS)
+        self.page.wait_for_function(DRAWN, polling="raf", timeout=self.timeout_ms)
         drawn = time.perf_counter()
         if self.page.locator("[data-testid='stException']").count():
             raise RuntimeError("the page shows an exception")
         return {"server": self.finished_at - self.started_at, "drawn": drawn - self.started_at,
-                "bytes": self.received, "plots": self.page.locator(".js-plotly-plot").count()}
+                "bytes": self.received, "plots": self.page.locator(".js-plotly-plot").count(),
+                "charts": dict(self.charts)}
 
     def act(self, action) -> dict[str, float]:
         self.start(action)
@@ -180,7 +201,7 @@ def main() -> None:
                         runs.setdefault(what, []).append(r)
                         print(what, n, r, flush=True)
                 for what, rs in runs.items():
-                    r = {key: statistics.median(x[key] for x in rs) for key in rs[0]}
+                    r = {key: statistics.median(x[key] for x in rs) for key in rs[0] if key != "charts"}
                     drawn[what, n] = r["drawn"]
                     rows.append([what, n, f"{forward[n]:.2f}", f"{r['server']:.2f}", f"{r['drawn']:.2f}",
                                  f"{r['bytes'] / 1e6:.2f}", r["plots"]])

@@ -1,9 +1,11 @@
 """Helpers shared by the benchmarks: texts of an exact token length, medians, tables and
-a process's memory (the server and browser come from tests/live_server.py)."""
+a process's memory, with its children, now and sampled for the peak (the server and browser come
+from tests/live_server.py)."""
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,15 +20,26 @@ def text_of_tokens(codec, n_tokens: int, variant: int = 0) -> str:
     Each ``variant`` gives a different text of the same length (it starts with the
     number), so a benchmark can defeat the dashboard's caches on purpose.
     """
-    words: list[str] = [str(variant)] if variant else []
-    i = 0
-    while len(codec.encode(" ".join(words)).ids) < n_tokens:
-        words.append(WORDS[i % len(WORDS)])
-        i += 1
-    text = " ".join(words)
-    if len(codec.encode(text).ids) != n_tokens:
+    start: list[str] = [str(variant)] if variant else []
+
+    def text(n_words: int) -> str:
+        return " ".join(start + [WORDS[i % len(WORDS)] for i in range(n_words)])
+
+    def count(n_words: int) -> int:
+        return len(codec.encode(text(n_words)).ids)
+
+    # The fewest words that reach n_tokens, by bisection: adding a word never removes a token, and one
+    # encode per step keeps a 2,048-token text to a dozen encodes instead of two thousand.
+    high = 1
+    while count(high) < n_tokens:
+        high *= 2
+    low = 0
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if count(mid) < n_tokens else (low, mid)
+    if count(high) != n_tokens:
         raise RuntimeError(f"could not make a text of exactly {n_tokens} tokens")
-    return text
+    return text(high)
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
@@ -69,3 +82,56 @@ def process_memory_mb(pid: int) -> dict[str, float]:
         if name in ("VmRSS", "VmHWM"):
             out[name] = int(value.split()[0]) / 1024  # the kernel reports kB
     return out
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it, read from ``/proc/<pid>/task/*/children``."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo += [int(c) for c in task.read_text().split()]
+            except OSError:  # the task ended while we looked
+                pass
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children together, in MB (a child that just ended counts 0)."""
+    total = 0.0
+    for p in descendants(pid):
+        try:
+            total += process_memory_mb(p)["VmRSS"]
+        except (OSError, KeyError):
+            pass
+    return total
+
+
+class PeakSampler:
+    """Samples ``tree_rss_mb(pid)`` every ``interval`` seconds in a thread: ``peak`` is the highest seen.
+
+    The kernel's ``VmHWM`` is one process's peak; children's peaks do not add up, so the tree's is sampled.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak = tree_rss_mb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.peak = max(self.peak, tree_rss_mb(self.pid))
+            except OSError:  # the server ended
+                return
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
