@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import plotly.io
 import pytest
 
-from bench.common import process_memory_mb, text_of_tokens
+from bench.browser import chart_title
+from bench.common import PeakSampler, descendants, process_memory_mb, text_of_tokens, tree_rss_mb
+from bench.smollm2_page import page_url, target_note
+from viz.heatmaps import attention_heatmap
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ["bench.vs_bertviz", "bench.browser", "bench.memory"])
+@pytest.mark.parametrize("name", ["bench.vs_bertviz", "bench.browser", "bench.memory", "bench.smollm2",
+                                  "bench.smollm2_page"])
 def test_bench_modules_import_and_have_a_main(name):
     assert callable(importlib.import_module(name).main)
 
 
-def test_texts_of_exact_length_differ_by_variant(minilm):
-    texts = {text_of_tokens(minilm.codec, 16, variant=v) for v in range(3)}
+@pytest.mark.parametrize("n", [16, 510])
+def test_texts_of_exact_length_differ_by_variant(minilm, n):
+    texts = {text_of_tokens(minilm.codec, n, variant=v) for v in range(3)}
     assert len(texts) == 3
-    assert all(len(minilm.codec.encode(t).ids) == 16 for t in texts)
+    assert all(len(minilm.codec.encode(t).ids) == n for t in texts)
 
 
 def test_our_views_send_far_fewer_bytes_than_bertviz_at_16_tokens(minilm):
@@ -44,3 +54,36 @@ def test_our_views_send_far_fewer_bytes_than_bertviz_at_16_tokens(minilm):
 def test_process_memory_reads_this_process():
     mem = process_memory_mb(int(Path("/proc/self").resolve().name))
     assert 0 < mem["VmRSS"] <= mem["VmHWM"]
+
+
+def test_memory_of_a_process_tree_counts_its_children():
+    me = os.getpid()
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(50_000_000); time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while process_memory_mb(child.pid)["VmRSS"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.pid in descendants(me)
+        alone, with_child = process_memory_mb(me)["VmRSS"], tree_rss_mb(me)
+        assert with_child - alone >= 45  # the child's 50 MB buffer, give or take what moved meanwhile
+        with PeakSampler(me, interval=0.01) as sampler:
+            time.sleep(0.05)
+        assert sampler.peak >= with_child - 5
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_chart_is_named_by_its_figure_title():
+    fig = attention_heatmap([[1.0, 0.0], [0.5, 0.5]], ["a", "b"], title="layer 0 head 0")
+    assert chart_title(plotly.io.to_json(fig, validate=False)) == "layer 0 head 0"
+    assert chart_title('{"data": [], "layout": {}}') == "untitled"
+
+
+def test_targets_are_printed_against_the_numbers():
+    assert target_note("Model view", 900_000, 2.5) == "meets <= 1 MB; meets <= 3 s"
+    assert target_note("Model view", 1_200_000, 4.0) == "misses <= 1 MB; misses <= 3 s"
+    assert target_note("Head view", 3_000_000, None) == "misses <= 2 MB"
+    assert target_note("Lines", 10, 0.1) == ""
+    assert page_url("http://127.0.0.1:1", "smollm2", "Step by step") == \
+        "http://127.0.0.1:1/?model=smollm2&view=Step+by+step"
