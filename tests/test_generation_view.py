@@ -100,3 +100,31 @@ def test_encoders_say_this_view_is_for_decoders():
     assert any("for a decoder" in i.value for i in at.info)
     assert not at.checkbox(key="hide_sink").value
     assert "generate" not in at.session_state
+
+
+def test_a_2048_token_head_is_an_overview_and_a_window():
+    text = " ".join(f"Sentence number {i} talks about cats, dogs and the weather in Paris." for i in range(200))
+    at = page("Head view", text=text, generate=False, layer=5, head=0)
+    assert any("reads at most 2048" in w.value for w in at.warning)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert sum(len(c.proto.spec) for c in at.get("plotly_chart")) < 2_000_000  # light enough to send
+    overview, window = specs
+    cap = capture(load_model("smollm2"), text)
+    w = cap.head("decoder", 5, 0)
+    z = as_array(overview["data"][0]["z"])  # 128 x 128 blocks of 16 x 16 cells, each its strongest weight
+    assert z.shape == (128, 128)
+    where = as_array(overview["data"][0]["customdata"])  # (128, 128, 2): the strongest cell's query and key
+    q_at, k_at = where[..., 0], where[..., 1]
+    np.testing.assert_allclose(z, w[q_at, k_at], atol=1e-6)  # the hover's query, key and weight are exact
+    np.testing.assert_allclose(z, w.reshape(128, 16, 128, 16).max(axis=(1, 3)), atol=1e-6)
+    # the window: the last 128 queries and keys at full resolution, labelled by their place in the whole text
+    np.testing.assert_allclose(as_array(window["data"][0]["z"]), w[1920:, 1920:], atol=1e-6)
+    assert window["data"][0]["y"][0] == f"1920 {escape(cap.labels[1920])}"
+    at.number_input(key="win_k").set_value(0).run()
+    window = json.loads(at.get("plotly_chart")[1].proto.spec)
+    np.testing.assert_allclose(as_array(window["data"][0]["z"]), w[1920:, :128], atol=1e-6)
+    # this head's own range: the colour bar says so, and spans what the window holds
+    at.radio(key="head_range").set_value("head").run()
+    window = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert window["data"][0]["zmax"] == pytest.approx(float(w[1920:, :128].max()), rel=1e-6)
+    assert "this head's range" in window["data"][0]["colorbar"]["title"]["text"]

@@ -9,12 +9,13 @@ from model import Capture
 from ui.controls import chart_name, choose_kind, clamp_state, explain, hidden_tokens, layer_head
 from ui.figure import show
 from ui.settings import Settings
-from viz.heatmaps import attention_heatmap
+from viz.heatmaps import attention_heatmap, overview_heatmap
 from viz.matrix_ops import (
     group_label,
     keep_indices,
     merge_groups,
     span_groups,
+    strongest_in_blocks,
     top_k_rows,
     top_p_rows,
     value_weighted,
@@ -43,6 +44,10 @@ Repeated tokens keep their own row and column (hover shows position, token and w
 FILTERS = {"all": "all links", "top-k": "top k per row", "top-p": "share of each row"}
 CELLS = {"weight": "weight", "value": "weight × |value|"}
 PIECES = {"pieces": "token pieces", "words": "words"}
+RANGES = {"fixed": "0-1", "head": "this head's range"}
+LONG_FROM = 512  # beyond this many queries or keys, an overview of blocks and a window at full resolution
+WINDOW = 128  # tokens a side the window draws, each with its label
+OVERVIEW_CELLS = 128  # blocks a side of the overview: a 2,048-token head in 16 x 16 blocks
 
 
 def regroup(w, q_tokens: list[str], k_tokens: list[str], cap: Capture, kind: str, settings: Settings):
@@ -80,7 +85,7 @@ def render(cap: Capture, settings: Settings) -> None:
 
     cells = st.radio("Cells show", list(CELLS), format_func=CELLS.get, horizontal=True, key="cells",
                      disabled=combined, help="One head at a time." if combined else None)
-    zmax: float | None = 1.0
+    zmax: float | None = 1.0  # None: weight × |value|, whose range is the head's own
     if cells == "value" and not combined:
         norms = np.linalg.norm(cap.v[kind][layer, cap.kv_head(kind, head)], axis=-1)  # (keys,): |v_j|
         kept = keep_indices(cap.key_labels(kind), hidden_tokens(cap, settings), drop_first=settings.hide_sink)
@@ -111,7 +116,61 @@ def render(cap: Capture, settings: Settings) -> None:
              + (f"head {head}" if not combined else f"{settings.combine} of {n_heads} heads"))
     if zmax is None:
         title += ": weight × |value|"
-    fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
-                            highlight=highlight, zmax=zmax, value="attention" if zmax else "weight × |v|")
-    show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")
+    own_range = choose_range() if zmax is not None else False
+    if max(w.shape) > LONG_FROM:
+        render_long(w, q_tokens, k_tokens, title, own_range, zmax is None, highlight, settings,
+                    chart_name(cap, kind, layer, what))
+    else:
+        top, value = colour_top(w, own_range, zmax is None)
+        fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
+                                highlight=highlight, zmax=top, value=value)
+        show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")
     explain(EXPLANATION)
+
+
+def choose_range() -> bool:
+    """Whether the colour scale spans this head's own range rather than 0-1."""
+    scale = st.radio("Colour range", list(RANGES), format_func=RANGES.get, horizontal=True, key="head_range",
+                     help="0-1 compares heads by colour; a head's own range shows the pattern of a diffuse head, "
+                          "or of a long input whose weights are all small.")
+    return scale == "head"
+
+
+def colour_top(w: np.ndarray, own_range: bool, value_weighted: bool) -> tuple[float | None, str]:
+    """The colour scale's top for ``w`` and the colour bar's title, which says what the range is."""
+    if value_weighted:
+        return None, "weight × |v|"
+    top = float(np.max(w)) if w.size else 0.0
+    if own_range and top > 0:
+        return top, f"attention (0-{top:.3g}, this head's range)"
+    return 1.0, "attention (0-1)"
+
+
+def render_long(w: np.ndarray, q_tokens: list[str], k_tokens: list[str], title: str, own_range: bool,
+                value_weighted: bool, highlight: int | None, settings: Settings, name: str) -> None:
+    """A long input: every cell pooled into an overview, and a window of it at full resolution, token by token.
+    With the head's own range, each figure's colour scale spans what that figure holds."""
+    n_q, n_k = w.shape
+    size_q, size_k = min(WINDOW, n_q), min(WINDOW, n_k)
+    st.session_state.setdefault("win_q", n_q - size_q)  # the last queries (a decoder's newest tokens)
+    st.session_state.setdefault("win_k", max(n_k - size_k, 0) if n_q == n_k else 0)
+    clamp_state("win_q", 0, n_q - size_q)
+    clamp_state("win_k", 0, n_k - size_k)
+    col1, col2 = st.columns(2)
+    q0 = col1.number_input(f"Window: queries from (of {n_q})", 0, n_q - size_q, step=size_q // 2, key="win_q")
+    k0 = col2.number_input(f"keys from (of {n_k})", 0, n_k - size_k, step=size_k // 2, key="win_k")
+    q1, k1 = q0 + size_q, k0 + size_k
+    st.caption(f"{max(n_q, n_k)} tokens: the overview pools each block of cells into its strongest weight (hover "
+               f"names that cell); the outlined {size_q} x {size_k} window is drawn below at full resolution.")
+    pooled, query_at, key_at = strongest_in_blocks(w, OVERVIEW_CELLS)
+    top, value = colour_top(pooled, own_range, value_weighted)
+    show(overview_heatmap(pooled, query_at, key_at, n_q, n_k, window=(q0, q1, k0, k1), title=f"{title}: overview",
+                          colorscale=settings.colorscale, zmax=top, value=value), f"{name}_overview",
+         key="head_view_overview")
+    window = w[q0:q1, k0:k1]
+    top, value = colour_top(window, own_range, value_weighted)
+    shown = highlight - q0 if highlight is not None and q0 <= highlight < q1 else None
+    fig = attention_heatmap(window, q_tokens[q0:q1], k_tokens[k0:k1], title=f"{title}: queries {q0}-{q1 - 1}, "
+                            f"keys {k0}-{k1 - 1}", colorscale=settings.colorscale, highlight=shown, zmax=top,
+                            value=value, first_query=q0, first_key=k0)
+    show(fig, f"{name}_q{q0}_k{k0}", key="head_view_chart")

@@ -19,7 +19,7 @@ URL_KEYS = ("model", "text", "view", "layer", "head")
 # Widget values that must survive while the view owning them is not drawn: Streamlit
 # forgets a widget's state after a run that did not draw it, but keeps plain state.
 KEEP = ("layer", "head", "kind", "query", "highlight", "filter_mode", "top_k", "top_p",
-        "lines_heads", "lines_token", "grid_layer", "grid_head")
+        "lines_heads", "lines_token", "grid_layer", "grid_head", "head_range", "win_q", "win_k", "gen_step")
 RESTORED = "_url_restored"
 # Longer text is left out of the URL, so that a shared link stays short enough to open.
 MAX_URL_TEXT = 2_000

@@ -117,27 +117,29 @@ def heatmap_figure(trace: go.Heatmap, *, title: str = "", xaxis: dict | None = N
 
 def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
                       title: str = "", colorscale: str = "Blues", zmax: float | None = 1.0,
-                      highlight: int | None = None, value: str = "attention") -> go.Figure:
+                      highlight: int | None = None, value: str = "attention",
+                      first_query: int = 0, first_key: int = 0) -> go.Figure:
     """A ``[queries, keys]`` attention matrix with one tick per token.
 
     ``highlight`` outlines one query's row (what it attends to) and, when queries and keys are the
-    same tokens, its column (what attends to it).
+    same tokens, its column (what attends to it). A window of a longer matrix says where it starts
+    (``first_query``, ``first_key``), so every label keeps its position in the whole text.
     """
     key_tokens = query_tokens if key_tokens is None else key_tokens
     w = validate_matrix(weights, query_tokens, key_tokens)
     nq, nk = w.shape
     fig = heatmap_figure(
-        heatmap_trace(w, query_tokens, key_tokens, colorscale=colorscale, zmin=0.0, zmax=zmax,
-                      colorbar_title=value),
+        heatmap_trace(w, x=position_labels(list(key_tokens), first_key), y=position_labels(list(query_tokens),
+                      first_query), colorscale=colorscale, zmin=0.0, zmax=zmax, colorbar_title=value),
         title=title, ticks_on_top=True,
-        xaxis=token_axis(key_tokens, "key", tickangle=-60),
-        yaxis=token_axis(query_tokens, "query"),
+        xaxis={"title": {"text": "key"}, "tickangle": -60, **axis_ticks(list(key_tokens), first=first_key)},
+        yaxis={"title": {"text": "query"}, **axis_ticks(list(query_tokens), first=first_query)},
     )
     if highlight is not None:
         if not 0 <= highlight < nq:
             raise ValueError(f"highlight {highlight} is out of range: there are {nq} queries")
         shapes = [{"x0": -0.5, "x1": nk - 0.5, "y0": highlight - 0.5, "y1": highlight + 0.5}]
-        if list(query_tokens) == list(key_tokens):
+        if list(query_tokens) == list(key_tokens) and first_query == first_key:
             # self-attention: the same token is also a key, its column is what attends to it
             shapes.append({"x0": highlight - 0.5, "x1": highlight + 0.5, "y0": -0.5, "y1": nq - 0.5})
         for shape in shapes:
@@ -163,3 +165,35 @@ def named_rows_heatmap(weights: np.ndarray, row_names: Sequence[str], key_tokens
         xaxis=token_axis(key_tokens, "key", tickangle=-60),
         yaxis={"type": "category", "title": {"text": escape(rows)}},
     )
+
+
+def overview_heatmap(pooled: np.ndarray, query_at: np.ndarray, key_at: np.ndarray, n_queries: int, n_keys: int, *,
+                     window: tuple[int, int, int, int] | None = None, title: str = "", colorscale: str = "Blues",
+                     zmax: float | None = 1.0, value: str = "attention") -> go.Figure:
+    """A long matrix pooled into blocks (``matrix_ops.strongest_in_blocks``), on position axes.
+
+    Each cell is a block's strongest weight; its hover names that cell's query and key position and
+    exact weight. ``window`` ``(q0, q1, k0, k1)`` outlines the part drawn at full resolution elsewhere.
+    """
+    z = np.asarray(pooled, dtype=np.float32)
+    if z.ndim != 2 or np.shape(query_at) != z.shape or np.shape(key_at) != z.shape:
+        raise ValueError("pooled weights and their query / key positions must be 2-D and the same shape")
+    fq, fk = -(-n_queries // z.shape[0]), -(-n_keys // z.shape[1])
+    # a block's centre, so it covers positions start - 0.5 .. start + size - 0.5 on the axis
+    y = np.arange(z.shape[0]) * fq + (fq - 1) / 2
+    x = np.arange(z.shape[1]) * fk + (fk - 1) / 2
+    trace = heatmap_trace(
+        z, x=x, y=y, customdata=np.stack([query_at, key_at], axis=-1).astype(np.int32),
+        hovertemplate=("strongest in this block: query %{customdata[0]}, key %{customdata[1]}<br>"
+                       f"{value} %{{z:.4f}}<extra></extra>"),
+        colorscale=colorscale, zmin=0.0, zmax=zmax, colorbar_title=value,
+    )
+    fig = heatmap_figure(trace, title=title, ticks_on_top=True,
+                         xaxis={"title": {"text": "key position"}, "autorange": False, "range": [-0.5, n_keys - 0.5]},
+                         yaxis={"title": {"text": "query position"}, "autorange": False,
+                                "range": [n_queries - 0.5, -0.5]})
+    if window is not None:
+        q0, q1, k0, k1 = window
+        fig.add_shape(type="rect", x0=k0 - 0.5, x1=k1 - 0.5, y0=q0 - 0.5, y1=q1 - 0.5,
+                      line={"color": "crimson", "width": 2})
+    return fig

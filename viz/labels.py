@@ -14,9 +14,10 @@ def escape(token: str) -> str:
     return html.escape(token, quote=False)
 
 
-def position_labels(tokens: list[str]) -> list[str]:
-    """One unique category per position ("3 the"), so equal tokens never merge into one."""
-    return [f"{i} {escape(t)}" for i, t in enumerate(tokens)]
+def position_labels(tokens: list[str], first: int = 0) -> list[str]:
+    """One unique category per position ("3 the"), so equal tokens never merge into one; ``first`` is the
+    position of ``tokens[0]`` in the whole text (a window of it)."""
+    return [f"{i} {escape(t)}" for i, t in enumerate(tokens, start=first)]
 
 
 def tick_positions(n: int, max_ticks: int = MAX_TICKS) -> list[int]:
@@ -30,9 +31,9 @@ def tick_positions(n: int, max_ticks: int = MAX_TICKS) -> list[int]:
     return ticks
 
 
-def axis_ticks(tokens: list[str], max_ticks: int = MAX_TICKS) -> dict:
+def axis_ticks(tokens: list[str], max_ticks: int = MAX_TICKS, first: int = 0) -> dict:
     """Plotly axis settings for a category axis of ``position_labels``: the token as tick text."""
-    labels = position_labels(tokens)
+    labels = position_labels(tokens, first)
     ticks = tick_positions(len(tokens), max_ticks)
     return {
         "type": "category",

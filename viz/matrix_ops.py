@@ -121,6 +121,26 @@ def downsample(weights: np.ndarray, max_cells: int = 48, how: str = "max") -> np
     raise ValueError(f"pool by 'max' or 'mean', not {how!r}")
 
 
+def strongest_in_blocks(weights: np.ndarray, max_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 2-D ``[queries, keys]`` matrix pooled to at most ``max_cells`` a side by block-max, with the
+    query and key position of each block's strongest cell: ``(pooled, query_at, key_at)``, all
+    ``[blocks_q, blocks_k]``. The pooled value is that cell's exact weight."""
+    w = np.asarray(weights, dtype=np.float32)
+    if w.ndim != 2:
+        raise ValueError(f"a matrix is 2-D, got shape {w.shape}")
+    q, k = w.shape
+    fq, fk = block_factor(q, max_cells), block_factor(k, max_cells)
+    bq, bk = -(-q // fq), -(-k // fk)
+    padded = np.full((bq * fq, bk * fk), -np.inf, dtype=np.float32)  # edge blocks hold fewer real cells
+    padded[:q, :k] = w
+    blocks = padded.reshape(bq, fq, bk, fk).transpose(0, 2, 1, 3).reshape(bq, bk, fq * fk)  # (bq, bk, cells)
+    best = blocks.argmax(axis=-1)  # (bq, bk): the flat index inside each block
+    pooled = np.take_along_axis(blocks, best[..., None], axis=-1)[..., 0]
+    query_at = np.arange(bq)[:, None] * fq + best // fk
+    key_at = np.arange(bk)[None, :] * fk + best % fk
+    return pooled, query_at, key_at
+
+
 def quantise_u8(weights: np.ndarray, zmax: float = 1.0) -> np.ndarray:
     """Map ``[0, zmax]`` to ``0..255``: a colour scale has 256 steps, so nothing visible is lost."""
     if zmax <= 0:
