@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from model import capture
 from viz.compare import Panel, compare_figure
-from viz.statistics import colour_table, head_grid, head_scatter, mean_spread, similarity_matrix
+from viz.statistics import (
+    ERROR_BAR_COLOUR,
+    MAX_BAR_TICKS,
+    MAX_MATRIX_TICKS,
+    colour_table,
+    head_grid,
+    head_name,
+    head_scatter,
+    mean_spread,
+    similarity_matrix,
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +103,32 @@ def test_three_panels_with_the_difference_of_the_first_two():
     assert [t.coloraxis for t in fig.data] == ["coloraxis"] * 3 + ["coloraxis2"]
     np.testing.assert_allclose(np.asarray(fig.data[3].z), flat - eye, atol=1e-7)
     assert fig.layout.annotations[-1].text == "difference: B - A"
+
+
+def test_corpus_bars_send_colours_as_strings_and_error_bars_their_own_colour():
+    """plotly.js reads a numeric colour array's typed-array form as one invalid colour: send strings."""
+    frame = pd.DataFrame({"layer": np.repeat(np.arange(6, dtype=np.int8), 12), "head": np.tile(np.arange(12), 6),
+                          "entropy_mean": np.linspace(0, 2, 72), "entropy_std": np.full(72, 0.1)})
+    bar = mean_spread(frame, "entropy").data[0]
+    payload = json.loads(mean_spread(frame, "entropy").to_json())["data"][0]
+    colours = payload["marker"]["color"]
+    assert isinstance(colours, list) and all(c.startswith("rgb(") for c in colours)
+    assert bar.error_y.color == ERROR_BAR_COLOUR
+    assert bar.marker.color[0] == "rgb(68, 1, 84)" and bar.marker.color[-1] == "rgb(253, 231, 37)"  # Viridis ends
+
+
+def test_many_heads_label_a_subset_and_keep_every_name_in_the_hover():
+    n = 270  # SmolLM2: 30 layers x 9 heads
+    names = [head_name(i // 9, i % 9, (i % 9) // 3) for i in range(n)]
+    fig = similarity_matrix(np.eye(n, dtype=np.float32), 9, names=names, clusters=np.arange(n) // 90)
+    assert len(fig.data[0].x) == n and fig.data[0].x[49] == "L5 H4 (KV1)"
+    assert len(fig.layout.xaxis.tickvals) <= MAX_MATRIX_TICKS and fig.layout.xaxis.tickfont.size >= 12
+    assert set(fig.layout.yaxis.tickvals) <= set(names)
+    assert len(fig.layout.shapes) == 4  # two boundaries between three clusters, across and down
+    small = similarity_matrix(np.eye(72, dtype=np.float32), 12)
+    assert len(small.layout.xaxis.tickvals) == 24 and small.layout.height >= 700
+    frame = pd.DataFrame({"layer": np.arange(n) // 9, "head": np.arange(n) % 9, "x_mean": 0.0, "x_std": 0.0})
+    bars = mean_spread(frame, "x", names=names)
+    assert len(bars.layout.xaxis.tickvals) <= MAX_BAR_TICKS and list(bars.data[0].x) == names
+    scatter = head_scatter(frame.assign(x=0.0, y=1.0), "x", "y", names=names, selected=(5, 4))
+    assert scatter.data[0].text[49] == "L5 H4 (KV1)" and scatter.data[1].text == ("L5 H4 (KV1)",)

@@ -19,8 +19,9 @@ from model.statistics import STAT_COLUMNS, STAT_LABELS
 from ui.controls import KIND_NAMES, explain
 from ui.figure import show
 from ui.settings import Settings
+from ui.stat_tables import corpus_table
 from ui.state import LOCAL, MODELS
-from viz.statistics import colour_table, mean_spread
+from viz.statistics import mean_spread
 
 POSITIONAL = ("distance", "previous", "same", "next")  # NaN for cross-attention: no shared positions
 BINS = 40
@@ -88,6 +89,9 @@ def render_result(settings: Settings, kind: str) -> None:
     else:
         kind = kinds[0]
     cols = [c for c in STAT_COLUMNS if kind != "cross" or c not in POSITIONAL]
+    if settings.hide_special or settings.hide_sink:
+        st.caption("Hiding tokens (sidebar) does not apply to a corpus result: the job computed each sentence's "
+                   "statistics on every token.")
     stat = st.selectbox("Statistic", cols, format_func=STAT_LABELS.get, key="corpus_result_stat")
     wide = result.wide(kind)
     stamp = os.stat(os.path.join(path, "manifest.json")).st_mtime_ns
@@ -95,9 +99,7 @@ def render_result(settings: Settings, kind: str) -> None:
                      title=f"{STAT_LABELS[stat]}: mean and standard deviation over {int(wide['sentences'].max()):,} "
                            "sentences"),
          f"{result.model}_{kind}_corpus_result_{stat}", key="corpus_result_chart")
-    table = wide[["layer", "head", "sentences", *[f"{c}_{s}" for c in cols for s in ("mean", "std")]]]
-    st.dataframe(colour_table(table, [f"{c}_mean" for c in cols]), hide_index=True, width="stretch",
-                 height=300, key="corpus_result_table")
+    corpus_table(wide, cols, stat, key="corpus_result_table", height=300)
 
     n_layers, n_heads = int(wide["layer"].max()) + 1, int(wide["head"].max()) + 1
     c1, c2 = st.columns(2)

@@ -1,6 +1,13 @@
-"""Statistics view: what every head does in numbers, heads alike, attention rollout, a corpus."""
+"""Statistics view: what every head does in numbers, heads alike, attention rollout, a corpus.
+
+The sentence's statistics honour the sidebar's hiding of special tokens and of the first token: they are
+computed on the weights the other views draw, rows renormalised over the tokens left. Where grouped-query
+attention shares key/value heads, heads are named with theirs and can be grouped by them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -9,6 +16,7 @@ import streamlit as st
 from model import Capture
 from model.corpus import MAX_BYTES, MAX_SENTENCES, corpus_statistics, parse_corpus
 from model.statistics import (
+    SINK_SHARE,
     STAT_COLUMNS,
     STAT_LABELS,
     attention_rollout,
@@ -17,23 +25,42 @@ from model.statistics import (
     head_similarity,
     head_statistics,
     similar_heads,
+    sink_heads,
 )
-from ui.controls import KIND_NAMES, choose_kind, explain, index_slider
+from ui.controls import KIND_NAMES, choose_kind, explain, hidden_tokens, index_slider
 from ui.corpus_view import render_result
 from ui.figure import show
 from ui.settings import Settings
-from ui.state import get_capture, get_model
+from ui.stat_tables import corpus_table, head_table
+from ui.state import get_model
 from viz.heatmaps import attention_heatmap
-from viz.statistics import colour_table, head_grid, head_name, head_scatter, mean_spread, similarity_matrix
+from viz.matrix_ops import hide_and_renormalise, keep_indices
+from viz.statistics import head_grid, head_name, head_scatter, mean_spread, similarity_matrix
 
 SECTIONS = ["This sentence", "Heads like this one", "Rollout", "Corpus"]
 POSITIONAL = ("distance", "previous", "same", "next")  # compare query and key positions: self-attention only
+SPECIAL_SHARES = ("cls", "sep")  # shares on tokens the sidebar can hide: 0 for every head once they are gone
+MAX_LISTED = 12  # sink heads named in the caption; the table flags every one
+SINK_WHY = (
+    "Why: softmax makes each row of weights sum to 1, so a head must put its attention somewhere even when it "
+    "has nothing to add to a token. Many heads park it on the first token, which every query can see (in a "
+    "decoder it is the one token every position attends to), and the model learns to make what that token "
+    "passes on nearly harmless. Xiao et al. 2023, *Efficient Streaming Language Models with Attention Sinks*."
+)
 EXPLANATION = """
 One row per head, averaged over the query tokens:
 **entropy** (nats; spread-out heads are high, focused heads near 0; uniform over *n* keys is log *n*),
 **mean distance** in tokens between query and attended key, the share of attention on **[CLS]**,
-**[SEP]** and **punctuation**, on the **previous**, **same** and **next** token, and **confidence**:
-the mean of each row's largest weight (Voita et al., 2019). Click a column header to sort.
+**[SEP]** and **punctuation**, on the **previous**, **same** and **next** token, on the **first** token
+(whatever it is), and **confidence**: the mean of each row's largest weight (Voita et al., 2019).
+Hover a column header for its full name; click it to sort. A head is flagged as an **attention sink** when
+at least 30% of its attention falls on the first token of the sentence.
+
+With **Hide special tokens** (sidebar) the statistics are computed on what the other views draw: those
+tokens dropped and each row renormalised to sum to 1; the shares on [CLS] and [SEP] are then left out.
+Models with grouped-query attention name each head's key/value head (`L5 H4 (KV1)`: query head 4 of
+layer 5 reads key/value head 1), and can show one row per key/value head, the mean of the query heads
+that share it.
 
 **Heads like this one** groups heads whose patterns on this sentence are alike (cosine similarity
 of the whole matrix, average-linkage clustering). **Rollout** (Abnar & Zuidema, 2020) follows attention
@@ -41,39 +68,108 @@ through the layers: each layer's heads averaged, the residual connection added a
 """
 
 
+def capture_key(settings: Settings) -> tuple[str, str, int]:
+    """What names the capture the view was given, for the caches: model, text, tokens the decoder wrote."""
+    return settings.model_name, settings.text, settings.max_new_tokens
+
+
+def kept_positions(cap: Capture, kind: str, hidden: frozenset[str], first: bool
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Query and key positions left once the sidebar's hidden tokens (and with ``first`` the first token)
+    go, as the other views drop them; None when nothing is hidden."""
+    if not hidden and not first:
+        return None
+    qi, ki = keep_indices(cap.query_labels(kind), hidden), keep_indices(cap.key_labels(kind), hidden)
+    if first:
+        ki = without_first(ki)
+        if kind != "cross":  # self-attention: the first query is the first key
+            qi = without_first(qi)
+    return qi, ki
+
+
+def without_first(positions: np.ndarray) -> np.ndarray:
+    """``positions`` without position 0, unless nothing would be left (as ``keep_indices`` keeps all then)."""
+    rest = positions[positions != 0]
+    return rest if rest.size else positions
+
+
+def layer_weights(cap: Capture, kind: str, keep: tuple[np.ndarray, np.ndarray] | None) -> Iterator[np.ndarray]:
+    """Each layer's ``(heads, Q, K)`` weights, hidden tokens dropped and rows renormalised when ``keep``."""
+    for att in cap.layers(kind):
+        yield att if keep is None else hide_and_renormalise(att, *keep)
+
+
+def kept_tokens(tokens: list[str], keep: np.ndarray | None) -> list[str]:
+    return tokens if keep is None else [tokens[i] for i in keep]
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def sentence_statistics(model_name: str, text: str, kind: str) -> pd.DataFrame:
-    """One row per head, computed one layer at a time (each head's measures need only its own weights)."""
-    cap = get_capture(model_name, text)
-    q_tokens, k_tokens = cap.query_tokens(kind), cap.key_tokens(kind)
+def sentence_statistics(key: tuple, kind: str, hidden: frozenset[str], first: bool, _cap: Capture) -> pd.DataFrame:
+    """One row per head (with its ``kv_head``), computed one layer at a time: each head's measures need
+    only its own weights. ``key`` names ``_cap`` for the cache."""
+    keep = kept_positions(_cap, kind, hidden, first)
+    q_tokens = kept_tokens(_cap.query_tokens(kind), None if keep is None else keep[0])
+    k_tokens = kept_tokens(_cap.key_tokens(kind), None if keep is None else keep[1])
     frames = [head_statistics(att[None], q_tokens, k_tokens, self_attention=kind != "cross").assign(layer=layer)
-              for layer, att in enumerate(cap.layers(kind))]  # att: (heads, Q, K)
-    return pd.concat(frames, ignore_index=True)
+              for layer, att in enumerate(layer_weights(_cap, kind, keep))]  # att: (heads, Q, K)
+    stats = pd.concat(frames, ignore_index=True)
+    stats.insert(2, "kv_head", [_cap.kv_head(kind, int(h)) for h in stats["head"]])
+    return stats
 
 
 # Shared, not copied (st.cache_resource): the result is read-only. The similarity of every pair of heads needs
 # every head's weights at once, the one place this view stacks them: [layers, heads, Q, K], once per sentence.
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
-def sentence_similarity(model_name: str, text: str, kind: str) -> np.ndarray:
-    sim = head_similarity(np.stack(list(get_capture(model_name, text).layers(kind))))
+def sentence_similarity(key: tuple, kind: str, hidden: frozenset[str], first: bool, _cap: Capture) -> np.ndarray:
+    sim = head_similarity(np.stack(list(layer_weights(_cap, kind, kept_positions(_cap, kind, hidden, first)))))
     sim.flags.writeable = False
     return sim
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
-def sentence_rollout(model_name: str, text: str, kind: str) -> np.ndarray:
+def sentence_rollout(key: tuple, kind: str, hidden: frozenset[str], first: bool, _cap: Capture) -> np.ndarray:
     """Rollout after every layer, computed once per sentence: moving the layer slider only picks one.
 
     Rollout reads only each layer's mean over heads, taken one layer at a time.
     """
-    means = np.stack([att.mean(axis=0) for att in get_capture(model_name, text).layers(kind)])  # (L, T, T)
+    keep = kept_positions(_cap, kind, hidden, first)
+    means = np.stack([att.mean(axis=0) for att in layer_weights(_cap, kind, keep)])  # (L, T, T)
     rollout = attention_rollout(means[:, None])  # one "head" a layer: the mean
     rollout.flags.writeable = False
     return rollout
 
 
-def columns_for(kind: str) -> list[str]:
-    return [c for c in STAT_COLUMNS if kind != "cross" or c not in POSITIONAL]
+def columns_for(kind: str, hide_special: bool = False, hide_first: bool = False) -> list[str]:
+    """The statistics that mean something for ``kind`` with what the sidebar hides."""
+    return [c for c in STAT_COLUMNS if not (kind == "cross" and c in POSITIONAL)
+            and not (hide_special and c in SPECIAL_SHARES) and not (hide_first and c == "first")]
+
+
+def shares_kv(cap: Capture, kind: str) -> bool:
+    """Grouped-query attention: fewer key/value heads than query heads."""
+    return cap.kv_heads[kind] < cap.n_heads(kind)
+
+
+def head_names(cap: Capture, kind: str) -> list[str]:
+    """Every query head's name, layer-major, with its key/value head where heads share them."""
+    n_layers, n_heads = cap.shape(kind)[:2]
+    kv = shares_kv(cap, kind)
+    return [head_name(layer, head, cap.kv_head(kind, head) if kv else None)
+            for layer in range(n_layers) for head in range(n_heads)]
+
+
+def kv_group_name(layer: int, kv: int, per_kv: int) -> str:
+    """``L5 KV1 (H3-H5)``: a key/value head and the query heads that read it."""
+    return f"L{layer} KV{kv} (H{kv * per_kv}-H{kv * per_kv + per_kv - 1})"
+
+
+def by_kv_head(stats: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """One row per (layer, key/value head): each statistic's mean over the query heads that share it.
+
+    ``head`` then numbers the key/value head, so the figures of heads draw the groups as they are.
+    """
+    grouped = stats.groupby(["layer", "kv_head"], sort=True)[cols].mean().reset_index()
+    return grouped.assign(head=grouped["kv_head"])
 
 
 def open_head(layer: int, head: int, kind: str) -> None:
@@ -81,10 +177,10 @@ def open_head(layer: int, head: int, kind: str) -> None:
     st.session_state.update(layer=layer, head=head, kind=kind, view="Head view")
 
 
-def choose_head(shape: tuple[int, ...], kind: str) -> tuple[int, int]:
+def choose_head(shape: tuple[int, ...], kind: str, names: list[str]) -> tuple[int, int]:
     """A head picker on the shared layer / head state, with a button that opens it in the head view.
 
-    ``shape`` starts ``(layers, heads)``.
+    ``shape`` starts ``(layers, heads)``; ``names`` are the heads', layer-major.
     """
     n_layers, n_heads = shape[:2]
     current = st.session_state.get("layer", 0) * n_heads + st.session_state.get("head", 0)
@@ -92,39 +188,100 @@ def choose_head(shape: tuple[int, ...], kind: str) -> tuple[int, int]:
     if st.session_state.get("stats_head") not in options:
         st.session_state["stats_head"] = current if current in options else 0
     col1, col2 = st.columns([2, 1])
-    index = col1.selectbox("Head", options, key="stats_head", format_func=lambda i: head_name(*divmod(i, n_heads)))
+    index = col1.selectbox("Head", options, key="stats_head", format_func=names.__getitem__)
     layer, head = divmod(index, n_heads)
     col2.button(f"Open {head_name(layer, head)} in the head view", on_click=open_head, args=(layer, head, kind),
                 key="stats_open")
     return layer, head
 
 
+def hidden_note(settings: Settings, applies: bool = True) -> None:
+    """Say what the sidebar's hiding does to the numbers shown (or that it does not apply)."""
+    hiding = [name for name, on in (("special tokens", settings.hide_special),
+                                    ("the first token", settings.hide_sink)) if on]
+    if not hiding:
+        return
+    if applies:
+        st.caption(f"Hidden (sidebar): {' and '.join(hiding)}. These numbers are computed on the weights that "
+                   "are left, each row renormalised to sum to 1, as the other views draw them.")
+    else:
+        st.caption(f"Hiding {' and '.join(hiding)} (sidebar) does not apply here: each sentence's statistics "
+                   "are computed on every token.")
+
+
+def uniform_first_share(n_queries: int, n_keys: int, causal: bool) -> float:
+    """The share on the first token a head spreading each row evenly would have: ``1 / K``, or in a decoder
+    ``mean(1 / (q + 1))``, since its early queries see few tokens (a short sentence starts high)."""
+    if causal:
+        return float(np.mean(1.0 / np.arange(1, n_queries + 1)))
+    return 1.0 / max(n_keys, 1)
+
+
+def render_sinks(names: list[str], sinks: np.ndarray, what: str, first_token: str, uniform: float) -> None:
+    n = int(sinks.sum())
+    st.markdown(f"**Attention sinks: {n} of {len(sinks)} {what}** put at least {SINK_SHARE:.0%} of their "
+                f"attention on the first token (`{first_token}`); attention spread evenly would put "
+                f"{uniform:.0%} there on this sentence.")
+    if n:
+        listed = [names[i] for i in np.flatnonzero(sinks)[:MAX_LISTED]]
+        st.caption(", ".join(listed) + (f" and {n - MAX_LISTED} more" if n > MAX_LISTED else "")
+                   + " (flagged *sink* in the table).")
+    st.caption(SINK_WHY)
+
+
 def render_table(cap: Capture, settings: Settings, kind: str) -> None:
-    stats = sentence_statistics(settings.model_name, settings.text, kind)
-    cols = columns_for(kind)
-    table = stats[["layer", "head", *cols]].rename(columns=STAT_LABELS)
-    st.dataframe(colour_table(table, [STAT_LABELS[c] for c in cols]), hide_index=True, width="stretch",
-                 height=380, key="stats_table")
-    layer, head = choose_head(cap.shape(kind), kind)
+    key, hidden, first = capture_key(settings), hidden_tokens(cap, settings), settings.hide_sink
+    stats = sentence_statistics(key, kind, hidden, first, cap)
+    # the sink flag reads the first token of the full rows, whatever the sidebar hides
+    full = sentence_statistics(key, kind, frozenset(), False, cap) if hidden or first else stats
+    cols = columns_for(kind, bool(hidden), first)
+    hidden_note(settings)
+    names = head_names(cap, kind)
+    grouped = False
+    if shares_kv(cap, kind):
+        per_kv = cap.n_heads(kind) // cap.kv_heads[kind]
+        grouped = st.toggle(f"One row per key/value head (the mean of the {per_kv} query heads that share it)",
+                            key="stats_by_kv",
+                            help=f"{cap.model_name} has {cap.n_heads(kind)} query heads and {cap.kv_heads[kind]} "
+                                 "key/value heads a layer: query head h reads key/value head "
+                                 f"h // {per_kv}.")
+    if grouped:
+        shown, full = by_kv_head(stats, cols), by_kv_head(full, ["first"])
+        shown_names = [kv_group_name(int(lay), int(kv), per_kv) for lay, kv in zip(shown["layer"], shown["kv_head"],
+                                                                                  strict=True)]
+        index_cols, what = ["layer", "kv_head"], "key/value heads (group means)"
+    else:
+        shown, shown_names, what = stats, names, "heads"
+        index_cols = ["layer", "head", "kv_head"] if shares_kv(cap, kind) else ["layer", "head"]
+    sinks = sink_heads(full["first"].to_numpy())
+    table = shown[[*index_cols, *cols]].rename(columns=STAT_LABELS).assign(sink=np.where(sinks, "sink", ""))
+    head_table(table, cols, index_cols, key="stats_table")
+    _, _, n_queries, n_keys = cap.shape(kind)
+    render_sinks(shown_names, sinks, what, cap.key_labels(kind)[0],
+                 uniform_first_share(n_queries, n_keys, causal=kind == "decoder"))
+    layer, head = choose_head(cap.shape(kind), kind, names)
     col1, col2 = st.columns(2)
     x = col1.selectbox("x", cols, index=cols.index("distance") if "distance" in cols else cols.index("confidence"),
                        format_func=STAT_LABELS.get, key="stats_x")
     y = col2.selectbox("y", cols, index=cols.index("entropy"), format_func=STAT_LABELS.get, key="stats_y")
-    fig = head_scatter(stats, x, y, x_label=STAT_LABELS[x], y_label=STAT_LABELS[y], selected=(layer, head),
-                       title=f"{cap.model_name} {kind}: every head")
-    show(fig, f"{cap.model_name}_{kind}_heads_{x}_{y}", key="stats_scatter_chart")
+    selected = (layer, cap.kv_head(kind, head)) if grouped else (layer, head)
+    fig = head_scatter(shown, x, y, x_label=STAT_LABELS[x], y_label=STAT_LABELS[y], selected=selected,
+                       names=shown_names, title=f"{cap.model_name} {kind}: every {'key/value ' if grouped else ''}head")
+    show(fig, f"{cap.model_name}_{kind}_{'kv_' if grouped else ''}heads_{x}_{y}", key="stats_scatter_chart")
 
 
 def render_alike(cap: Capture, settings: Settings, kind: str) -> None:
     n_layers, n_heads = cap.shape(kind)[:2]
-    layer, head = choose_head(cap.shape(kind), kind)
-    sim = sentence_similarity(settings.model_name, settings.text, kind)
+    names = head_names(cap, kind)
+    hidden_note(settings)
+    layer, head = choose_head(cap.shape(kind), kind, names)
+    sim = sentence_similarity(capture_key(settings), kind, hidden_tokens(cap, settings), settings.hide_sink, cap)
     n_clusters = st.slider("Clusters", 1, min(20, n_layers * n_heads), min(8, n_layers * n_heads),
                            key="stats_clusters")
     labels = cluster_heads(sim, n_clusters)
     alike = similar_heads(sim, layer * n_heads + head, k=min(8, n_layers * n_heads - 1))
-    st.caption(f"Heads most like {head_name(layer, head)} on this sentence")
-    st.dataframe(pd.DataFrame({"head": [head_name(*divmod(i, n_heads)) for i, _ in alike],
+    st.caption(f"Heads most like {names[layer * n_heads + head]} on this sentence")
+    st.dataframe(pd.DataFrame({"head": [names[i] for i, _ in alike],
                                "cosine": [s for _, s in alike],
                                "cluster": [int(labels[i]) for i, _ in alike]}),
                  hide_index=True, key="stats_alike")
@@ -132,7 +289,9 @@ def render_alike(cap: Capture, settings: Settings, kind: str) -> None:
                    colorscale="Turbo", text_format=".0f"), f"{cap.model_name}_{kind}_clusters",
          key="stats_clusters_chart")
     order = cluster_order(labels)
-    show(similarity_matrix(sim, n_heads, order, title="pattern similarity, heads grouped by cluster"),
+    show(similarity_matrix(sim, n_heads, order, names=names, clusters=labels,
+                           title="pattern similarity, heads grouped by cluster (white lines between clusters; "
+                                 "every head named in the hover)"),
          f"{cap.model_name}_{kind}_head_similarity", key="stats_similarity_chart")
 
 
@@ -142,10 +301,13 @@ def render_rollout(cap: Capture, settings: Settings, kind: str) -> None:
         st.info("Rollout follows self-attention through the layers of one stack: choose encoder or decoder "
                 "self-attention.")
         return
-    rollout = sentence_rollout(settings.model_name, settings.text, kind)
+    hidden, first = hidden_tokens(cap, settings), settings.hide_sink
+    hidden_note(settings)
+    rollout = sentence_rollout(capture_key(settings), kind, hidden, first, cap)
     st.session_state.setdefault("stats_rollout_layer", n_layers - 1)
     layer = index_slider(st, "After layer", n_layers, "stats_rollout_layer")
-    tokens = cap.query_tokens(kind)
+    keep = kept_positions(cap, kind, hidden, first)
+    tokens = kept_tokens(cap.query_labels(kind), None if keep is None else keep[0])
     fig = attention_heatmap(rollout[layer], tokens, tokens, colorscale=settings.colorscale, zmax=None,
                             title=f"{cap.model_name} {kind}: attention rollout through layers 0..{layer}")
     show(fig, f"{cap.model_name}_{kind}_rollout_L{layer}", key="stats_rollout_chart")
@@ -195,6 +357,7 @@ def render_corpus(cap: Capture, settings: Settings, kind: str) -> None:
                 key="stats_corpus_source") == "result":
         render_result(settings, kind)
         return
+    hidden_note(settings, applies=False)
     pasted = st.text_area(f"Sentences, one per line (at most {MAX_SENTENCES} sentences, {MAX_BYTES / 1e6:.0f} MB)",
                  "\n".join(["The cat sat on the mat.", "The animal didn't cross the street because it was too tired.",
                             "She went to the bank to deposit money."]), key="stats_corpus_text", height=150)
@@ -212,12 +375,12 @@ def render_corpus(cap: Capture, settings: Settings, kind: str) -> None:
     cols = columns_for(kind)
     stat = st.selectbox("Statistic", cols, format_func=STAT_LABELS.get, key="stats_corpus_stat")
     n = int(frame["sentences"].max())
-    show(mean_spread(frame, stat, label=STAT_LABELS[stat],
+    names = [head_name(int(lay), int(h), cap.kv_head(shown, int(h)) if shares_kv(cap, shown) else None)
+             for lay, h in zip(frame["layer"], frame["head"], strict=True)]
+    show(mean_spread(frame, stat, label=STAT_LABELS[stat], names=names,
                      title=f"{STAT_LABELS[stat]}: mean and standard deviation over {n} sentences"),
          f"{settings.model_name}_{kind}_corpus_{stat}", key="stats_corpus_chart")
-    table = frame[["layer", "head", "sentences", *[f"{c}_{s}" for c in cols for s in ("mean", "std")]]]
-    st.dataframe(colour_table(table, [f"{c}_mean" for c in cols]), hide_index=True, width="stretch",
-                 height=380, key="stats_corpus_table")
+    corpus_table(frame, cols, stat, key="stats_corpus_table")
 
 
 def render(cap: Capture, settings: Settings) -> None:

@@ -2,7 +2,12 @@
 
 The grid and the similarity matrix are heatmaps of ``viz.heatmaps``' one factory.
 
-Heads are named ``L{layer} H{head}`` everywhere.
+Heads are named ``L{layer} H{head}`` everywhere, ``L{layer} H{head} (KV{kv})`` where grouped-query
+attention shares key/value heads, so a reader sees which query heads read the same keys.
+
+Colours go to Plotly as colour strings, never as numeric arrays: plotly.py sends a numpy array as a
+typed array (``Int8Array`` for small ints) and plotly.js then takes it for one invalid colour where it
+derives the error bars' colour from the marker's, drawing them black with a console warning per bar.
 """
 
 from __future__ import annotations
@@ -10,39 +15,71 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from viz.heatmaps import heatmap_figure, heatmap_trace, title_style, token_axis
 from viz.labels import escape
 
+ERROR_BAR_COLOUR = "rgb(70, 70, 70)"  # dark grey: visible above light and dark bars alike
+LAYER_SCALE = "Viridis"
+MAX_BAR_TICKS = 72  # vertical labels ~13 px apart on a 1,000 px wide chart; more heads label a subset
+MAX_MATRIX_TICKS = 30  # similarity matrix labels at 12 px with room between them on a 900 px figure
+TICK_FONT = 12
 
-def head_name(layer: int, head: int) -> str:
-    return f"L{layer} H{head}"
+
+def head_name(layer: int, head: int, kv: int | None = None) -> str:
+    """``L5 H4``, or ``L5 H4 (KV1)`` when the head reads key/value head ``kv``."""
+    return f"L{layer} H{head}" if kv is None else f"L{layer} H{head} (KV{kv})"
+
+
+def layer_colours(layers: np.ndarray) -> list[str]:
+    """One ``rgb(...)`` string per entry of ``layers``, along the Viridis scale from layer 0 to the last."""
+    lay = np.asarray(layers, dtype=np.float64)
+    top = float(lay.max()) if lay.size else 0.0
+    return sample_colorscale(LAYER_SCALE, list(lay / top) if top > 0 else [0.0] * lay.size)
+
+
+def subset_ticks(names: list[str], max_ticks: int) -> dict:
+    """Category-axis ticks: every name when they fit, else an evenly spaced subset (all stay in the hover)."""
+    step = max(1, -(-len(names) // max_ticks))
+    shown = names[::step]
+    return {"type": "category", "tickmode": "array", "tickvals": shown, "ticktext": shown}
 
 
 def head_scatter(stats: pd.DataFrame, x: str, y: str, *, x_label: str | None = None, y_label: str | None = None,
-                 selected: tuple[int, int] | None = None, title: str = "") -> go.Figure:
-    """One marker per head at (``stats[x]``, ``stats[y]``), coloured by layer; ``selected`` ringed in red."""
+                 selected: tuple[int, int] | None = None, title: str = "", names: list[str] | None = None
+                 ) -> go.Figure:
+    """One marker per head at (``stats[x]``, ``stats[y]``), coloured by layer; ``selected`` ringed in red.
+
+    ``names`` (one per row) name the heads in the hover, ``L{layer} H{head}`` by default.
+    """
     for col in ("layer", "head", x, y):
         if col not in stats:
             raise ValueError(f"the statistics have no column {col!r}")
     layers = stats["layer"].to_numpy()
     heads = stats["head"].to_numpy()
+    if names is None:
+        names = [head_name(int(lay), int(h)) for lay, h in zip(layers, heads, strict=True)]
+    if len(names) != len(stats):
+        raise ValueError(f"{len(names)} head names for {len(stats)} heads")
+    names = [escape(n) for n in names]
     fig = go.Figure(go.Scatter(
         x=stats[x].to_numpy(dtype=float), y=stats[y].to_numpy(dtype=float), mode="markers",
-        marker={"size": 9, "color": layers, "colorscale": "Viridis", "showscale": True,
-                "colorbar": {"title": {"text": "layer"}, "dtick": 1}},
-        customdata=np.stack([layers, heads], axis=1),  # (heads, 2): layer and head per marker
-        hovertemplate="L%{customdata[0]} H%{customdata[1]}<br>" + escape(x_label or x) + " %{x:.3f}<br>"
+        marker={"size": 9, "color": layers, "colorscale": LAYER_SCALE, "showscale": True,
+                "colorbar": {"title": {"text": "layer"}}},
+        text=names,
+        hovertemplate="%{text}<br>" + escape(x_label or x) + " %{x:.3f}<br>"
                       + escape(y_label or y) + " %{y:.3f}<extra></extra>",
         name="heads",
     ))
     if selected is not None:
-        row = stats[(stats["layer"] == selected[0]) & (stats["head"] == selected[1])]
-        if not row.empty:
+        chosen = np.flatnonzero((layers == selected[0]) & (heads == selected[1]))
+        if chosen.size:
+            row = stats.iloc[chosen[:1]]
             fig.add_trace(go.Scatter(
                 x=row[x].to_numpy(dtype=float), y=row[y].to_numpy(dtype=float), mode="markers+text",
                 marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"color": "crimson", "width": 3}},
-                text=[head_name(*selected)], textposition="top center", name="chosen", hoverinfo="skip",
+                text=[names[int(chosen[0])]], textposition="top center", name="chosen", hoverinfo="skip",
             ))
     fig.update_layout(
         title=title_style(title), showlegend=False,
@@ -65,39 +102,66 @@ def head_grid(values: np.ndarray, *, title: str = "", colorbar: str = "", colors
                           yaxis=token_axis(None, "layer", dtick=1), margin={"l": 60})
 
 
-def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, title: str = "") -> go.Figure:
-    """Per-head mean of ``stat`` with one standard deviation as error bars (``<stat>_mean``, ``<stat>_std``)."""
+def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, title: str = "",
+                names: list[str] | None = None) -> go.Figure:
+    """Per-head mean of ``stat`` with one standard deviation as error bars (``<stat>_mean``, ``<stat>_std``).
+
+    Bars are coloured by layer; ``names`` (one per row) label the heads, ``L{layer} H{head}`` by default.
+    """
     for col in ("layer", "head", f"{stat}_mean", f"{stat}_std"):
         if col not in frame:
             raise ValueError(f"the corpus statistics have no column {col!r}")
-    names = [head_name(int(layer), int(head)) for layer, head in zip(frame["layer"], frame["head"], strict=True)]
+    if names is None:
+        names = [head_name(int(layer), int(head)) for layer, head in zip(frame["layer"], frame["head"], strict=True)]
+    if len(names) != len(frame):
+        raise ValueError(f"{len(names)} head names for {len(frame)} heads")
+    names = [escape(n) for n in names]
     fig = go.Figure(go.Bar(
         x=names, y=frame[f"{stat}_mean"].to_numpy(dtype=float),
-        error_y={"type": "data", "array": frame[f"{stat}_std"].fillna(0.0).to_numpy(dtype=float)},
-        marker={"color": frame["layer"].to_numpy(), "colorscale": "Viridis"},
-        hovertemplate="%{x}<br>mean %{y:.3f}<extra></extra>",
+        error_y={"type": "data", "array": frame[f"{stat}_std"].fillna(0.0).to_numpy(dtype=float),
+                 "color": ERROR_BAR_COLOUR, "thickness": 1.5},
+        marker={"color": layer_colours(frame["layer"].to_numpy())},
+        hovertemplate="%{x}<br>mean %{y:.3f} ± %{error_y.array:.3f}<extra></extra>",
     ))
     fig.update_layout(
         title=title_style(title),
-        xaxis={"title": {"text": "head"}, "type": "category", "tickangle": -90},
+        xaxis={"title": {"text": "head"}, **subset_ticks(names, MAX_BAR_TICKS), "tickangle": -90,
+               "tickfont": {"size": 11}},
         yaxis={"title": {"text": escape(label or stat)}},
-        height=400, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 80},
+        height=420, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 100},
     )
     return fig
 
 
-def similarity_matrix(sim: np.ndarray, n_heads: int, order: np.ndarray | None = None, *, title: str = "") -> go.Figure:
-    """Head-by-head pattern similarity ``[L*H, L*H]``, rows and columns in ``order`` (e.g. by cluster)."""
+def similarity_matrix(sim: np.ndarray, n_heads: int, order: np.ndarray | None = None, *, title: str = "",
+                      names: list[str] | None = None, clusters: np.ndarray | None = None) -> go.Figure:
+    """Head-by-head pattern similarity ``[L*H, L*H]``, rows and columns in ``order`` (e.g. by cluster).
+
+    ``names`` (one per head, layer-major) label the heads; at most ``MAX_MATRIX_TICKS`` of them are
+    tick labels, every one is in the hover. ``clusters`` (a label per head) draws a line between groups.
+    """
     s = np.asarray(sim, dtype=np.float32)
     if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] % n_heads:
         raise ValueError(f"expected a square [layers*heads, layers*heads] matrix, got shape {s.shape}")
-    idx = np.arange(s.shape[0]) if order is None else np.asarray(order)
-    names = [head_name(int(i) // n_heads, int(i) % n_heads) for i in idx]
-    trace = heatmap_trace(s[np.ix_(idx, idx)], x=names, y=names, colorscale="Viridis", zmin=0.0, zmax=1.0,
+    n = s.shape[0]
+    idx = np.arange(n) if order is None else np.asarray(order)
+    if names is None:
+        names = [head_name(i // n_heads, i % n_heads) for i in range(n)]
+    if len(names) != n:
+        raise ValueError(f"{len(names)} head names for {n} heads")
+    ordered = [escape(names[int(i)]) for i in idx]
+    trace = heatmap_trace(s[np.ix_(idx, idx)], x=ordered, y=ordered, colorscale="Viridis", zmin=0.0, zmax=1.0,
                           hovertemplate="%{y} ~ %{x}<br>cosine %{z:.3f}<extra></extra>", colorbar_title="cosine")
-    ticks = {"type": "category", "tickfont": {"size": 8}}
-    return heatmap_figure(trace, title=title, xaxis={**ticks, "tickangle": -90}, yaxis=ticks,
-                          margin={"l": 70, "b": 70})
+    ticks = {**subset_ticks(ordered, MAX_MATRIX_TICKS), "tickfont": {"size": TICK_FONT}}
+    fig = heatmap_figure(trace, title=title, xaxis={**ticks, "tickangle": -90}, yaxis=ticks,
+                         margin={"l": 110, "b": 110})
+    if clusters is not None:
+        grouped = np.asarray(clusters)[idx]
+        for edge in np.flatnonzero(grouped[1:] != grouped[:-1]) + 0.5:  # between the last of one and the next
+            for line in ({"x0": -0.5, "x1": n - 0.5, "y0": edge, "y1": edge},
+                         {"x0": edge, "x1": edge, "y0": -0.5, "y1": n - 0.5}):
+                fig.add_shape(type="line", line={"color": "white", "width": 1}, **line)
+    return fig
 
 
 def colour_table(frame: pd.DataFrame, columns: list[str], *, rgb: tuple[int, int, int] = (33, 113, 181),
