@@ -27,9 +27,9 @@ LAST_SPECIAL = frozenset({"[SEP]", "</s>", "<eos>", "[EOS]"})
 # Subword markers of WordPiece, byte-level BPE and SentencePiece, stripped before the punctuation test.
 SUBWORD_MARKS = ("##", "Ġ", "▁")
 
-# A head that puts at least this share of its attention on the first token is flagged as a sink head:
-# in SmolLM2's layer 5 every head puts 0.3-0.7 there, in MiniLM few heads reach it on [CLS].
-SINK_SHARE = 0.3
+# A head that puts at least half of its attention on the first token is flagged as a sink head: on a
+# 531-token text that is 78 of SmolLM2's 270 heads and 7 of MiniLM's 72 (on [CLS]).
+SINK_SHARE = 0.5
 
 STAT_COLUMNS = ["entropy", "distance", "cls", "sep", "punct", "previous", "same", "next", "first", "confidence"]
 STAT_LABELS = {

@@ -99,6 +99,7 @@ class Capture:
     output_text: str | None = None  # what the model wrote (encoder-decoder target, decoder continuation)
     n_generated: int = 0  # how many of the last tokens a decoder wrote
     thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see thumbnails()
+    first_shares: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see first_share()
     # RoPE models: queries [layers, heads, queries, d_head] and keys [layers, kv_heads, keys, d_head]
     # before their rotation (q and k hold the rotated ones, which the scores use); empty otherwise
     q_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -232,12 +233,26 @@ class Capture:
         cost a third of its time at 512 tokens, for a picture not every visitor asks for.
         """
         if kind not in self.thumbs:
-            # torch's softmax is about twice numpy's here; the scores are a fresh array it may own
-            thumbs = np.stack([pool_thumbnails(torch.softmax(torch.from_numpy(self.scores(kind, layer)), dim=-1))
-                               for layer in range(self.n_layers(kind))])
-            thumbs.flags.writeable = False
-            self.thumbs[kind] = thumbs
+            self._summarise(kind)
         return self.thumbs[kind]
+
+    def first_share(self, kind: str) -> np.ndarray:
+        """float ``[layers, heads]``: each head's mean weight on the first key (where attention sinks park),
+        the ``first`` statistic of ``model.statistics``; built in the same pass as the thumbnails."""
+        if kind not in self.first_shares:
+            self._summarise(kind)
+        return self.first_shares[kind]
+
+    def _summarise(self, kind: str) -> None:
+        thumbs, first = [], []
+        for layer in range(self.n_layers(kind)):
+            # torch's softmax is about twice numpy's here; the scores are a fresh array it may own
+            weights = torch.softmax(torch.from_numpy(self.scores(kind, layer)), dim=-1)  # (H, Q, K)
+            thumbs.append(pool_thumbnails(weights))
+            first.append(weights[..., 0].mean(dim=-1).double().numpy())  # (H,)
+        for store, value in ((self.thumbs, np.stack(thumbs)), (self.first_shares, np.stack(first))):
+            value.flags.writeable = False
+            store[kind] = value
 
     @property
     def nbytes(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -16,14 +18,16 @@ def plotly_config(name: str) -> dict:
     }
 
 
-def show(fig: go.Figure, name: str, key: str | None = None, *, downloads: bool = True, select: bool = False):
+def show(fig: go.Figure, name: str, key: str | None = None, *, downloads: bool = True,
+         select: bool | Callable[[], None] = False):
     """Draw ``fig``; ``name`` is the file name (no extension) its exports get, e.g. ``minilm_L2_H5_encoder``.
 
     Under the chart a "Download" popover offers PNG, SVG, PDF and offline HTML, each made only when clicked.
-    With ``select``, clicking a point reruns the page and the selection event is returned.
+    With ``select``, clicking a point reruns the page and the selection event is returned; a callable
+    ``select`` runs first, before the rerun (as a button's ``on_click``), and may change any widget's state.
     """
     key = key or f"chart_{name}"
-    extra = {"on_select": "rerun", "selection_mode": "points"} if select else {}
+    extra = {"on_select": select if callable(select) else "rerun", "selection_mode": "points"} if select else {}
     event = st.plotly_chart(fig, width="stretch", key=key, config=plotly_config(name), **extra)
     if downloads:
         figure_downloads(fig, name, key)

@@ -6,9 +6,11 @@ import numpy as np
 import streamlit as st
 
 from model import Capture
+from model.statistics import SINK_SHARE, sink_heads
 from ui.controls import choose_kind, clamp_state, explain, hidden_tokens
 from ui.figure import show
 from ui.settings import Settings
+from ui.text import plain
 from viz.grid import MAX_CELLS, model_view_figure, thumbnails
 from viz.matrix_ops import hide_tokens
 
@@ -30,6 +32,21 @@ def open_in_head_view() -> None:
     st.session_state["layer"] = st.session_state["grid_layer"]
     st.session_state["head"] = st.session_state["grid_head"]
     st.session_state["view"] = "Head view"
+
+
+def open_clicked_panel() -> None:
+    """A click on a thumbnail (its invisible point, trace 1) opens that head in the head view.
+
+    The chart's ``on_select``: it runs before the rerun, so the head view is drawn with that head.
+    """
+    state = st.session_state.get("model_view_chart")
+    points = state.get("selection", {}).get("points", []) if state else []
+    panels = [p for p in points if p.get("curve_number") == 1]
+    if not panels:
+        return
+    layer, head = divmod(int(panels[-1]["point_index"]), st.session_state["grid_heads"])
+    st.session_state["grid_layer"], st.session_state["grid_head"] = layer, head
+    open_in_head_view()
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
@@ -60,6 +77,7 @@ def render(cap: Capture, settings: Settings) -> None:
     n_layers, n_heads = cap.shape(kind)[:2]
     clamp_state("layer", 0, n_layers - 1)
     clamp_state("head", 0, n_heads - 1)
+    st.session_state["grid_heads"] = n_heads  # how the click handler reads a panel's index
     if "grid_layer" not in st.session_state or st.session_state["grid_layer"] >= n_layers:
         st.session_state["grid_layer"] = st.session_state["layer"]
     if "grid_head" not in st.session_state or st.session_state["grid_head"] >= n_heads:
@@ -70,8 +88,19 @@ def render(cap: Capture, settings: Settings) -> None:
     head = col2.selectbox("Head", range(n_heads), key="grid_head", format_func=lambda i: f"H{i}")
     col3.button(f"Open L{layer} H{head} in the head view", on_click=open_in_head_view, key="grid_open")
 
-    fig = model_view_figure(view_thumbnails(cap, settings, kind),
-                            title=f"{cap.model_name} {kind}: {n_layers} layers x {n_heads} heads",
-                            colorscale=settings.colorscale, selected=(layer, head))
-    show(fig, f"{cap.model_name}_model_view_{kind}", key="model_view_chart")
+    share = cap.first_share(kind)
+    sinks = sink_heads(share)
+    n_kv = cap.kv_heads[kind]
+    labels = [f"H{h}<br>KV{cap.kv_head(kind, h)}" if n_kv < n_heads else f"H{h}" for h in range(n_heads)]
+    title = f"{cap.model_name} {kind}: {n_layers} layers x {n_heads} heads"
+    if n_kv < n_heads:
+        title += f" sharing {n_kv} key/value heads"
+    fig = model_view_figure(view_thumbnails(cap, settings, kind), title=title, colorscale=settings.colorscale,
+                            selected=(layer, head), head_labels=labels, first_share=share, sinks=sinks)
+    show(fig, f"{cap.model_name}_model_view_{kind}", key="model_view_chart",
+         select=open_clicked_panel)
+    if sinks.any():
+        st.caption(f"▼ {int(sinks.sum())} of {sinks.size} heads are attention sinks: they put at least "
+                   f"{SINK_SHARE:.0%} of their attention on the first token ({plain(cap.key_labels(kind)[0])}), "
+                   "whatever it is. Hide it in the sidebar to see how the rest is shared.")
     explain(EXPLANATION)

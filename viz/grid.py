@@ -41,12 +41,18 @@ def tile(thumbs: np.ndarray) -> np.ndarray:
 
 def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: str = "Blues",
                       max_cells: int = MAX_CELLS, pool: str = "max",
-                      selected: tuple[int, int] | None = None) -> go.Figure:
+                      selected: tuple[int, int] | None = None, head_labels: list[str] | None = None,
+                      first_share: np.ndarray | None = None, sinks: np.ndarray | None = None) -> go.Figure:
     """Every head of every layer as a thumbnail sharing one colour scale (0..1 of attention).
 
     ``attentions`` is float weights ``[layers, heads, queries, keys]``, pooled here, or thumbnails
     already pooled and quantised (uint8, 255 = weight 1, e.g. ``Capture.thumbnails``), drawn as they are.
-    ``selected`` = ``(layer, head)`` outlines that panel.
+    ``selected`` = ``(layer, head)`` outlines that panel. ``head_labels`` name the columns (e.g. the
+    key/value head a query head shares). ``first_share`` ``[layers, heads]`` is each head's share on the
+    first token, named in the hover; ``sinks`` (bool, same shape) marks the heads flagged as sinks.
+
+    An invisible point sits on each panel: Streamlit reports clicks on scatter points, not on
+    heatmap cells, so clicking a panel selects its point (trace 1, index ``layer * heads + head``).
     """
     att = np.asarray(attentions)
     if att.dtype == np.uint8:
@@ -56,6 +62,12 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
     else:
         thumbs = thumbnails(att, max_cells, pool)
     n_layers, n_heads, cq, ck = thumbs.shape
+    for name, grid in (("first_share", first_share), ("sinks", sinks)):
+        if grid is not None and np.shape(grid) != (n_layers, n_heads):
+            raise ValueError(f"{name} is [layers, heads] = {(n_layers, n_heads)}, got {np.shape(grid)}")
+    labels = head_labels or [f"H{h}" for h in range(n_heads)]
+    if len(labels) != n_heads:
+        raise ValueError(f"{len(labels)} head labels for {n_heads} heads")
     fig = go.Figure(go.Heatmap(
         z=tile(thumbs),
         # cell j of head h is centred at h - 0.5 + (j + 0.5) / ck, so rounding x gives h
@@ -63,8 +75,25 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
         zmin=0, zmax=255, colorscale=colorscale,
         colorbar={"title": {"text": "attention"}, "tickvals": [0, 64, 128, 191, 255],
                   "ticktext": ["0", "0.25", "0.5", "0.75", "1"]},
-        hovertemplate="L%{y:.0f} H%{x:.0f}<br>strongest weight here: %{z}/255<extra></extra>",
+        hoverinfo="skip",
     ))
+    layer_ix, head_ix = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    share = np.full((n_layers, n_heads), np.nan) if first_share is None else np.asarray(first_share, dtype=float)
+    names = np.array([[f"L{lay} {labels[h]}" for h in range(n_heads)] for lay in range(n_layers)])
+    fig.add_trace(go.Scatter(  # the points carry the hover too: a point that skips hover cannot be clicked
+        x=head_ix.ravel(), y=layer_ix.ravel(), mode="markers", showlegend=False, name="open",
+        marker={"size": max(8, min(40, round(900 / n_heads * 0.6))), "opacity": 0.0, "symbol": "square"},
+        customdata=np.stack([names.ravel(), np.round(share.ravel(), 3)], axis=1),
+        hovertemplate=("%{customdata[0]}<br>" + ("" if first_share is None else
+                                                  "share on the first token: %{customdata[1]}<br>")
+                       + "click to open it in the head view<extra></extra>"),
+    ))
+    if sinks is not None and np.any(sinks):
+        lay, h = np.nonzero(np.asarray(sinks, dtype=bool))
+        fig.add_trace(go.Scatter(
+            x=h + 0.38, y=lay - 0.36, mode="markers", name="sink head", hoverinfo="skip", showlegend=False,
+            marker={"symbol": "triangle-down", "size": 9, "color": "darkorange", "line": {"width": 0}},
+        ))
     shapes = [
         {"type": "line", "x0": h - 0.5, "x1": h - 0.5, "y0": -0.5, "y1": n_layers - 0.5}
         for h in range(1, n_heads)
@@ -81,7 +110,8 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
     fig.update_layout(
         title=title_style(title),
         shapes=shapes,
-        xaxis={"tickmode": "array", "tickvals": list(range(n_heads)), "ticktext": [f"H{h}" for h in range(n_heads)],
+        clickmode="event+select",
+        xaxis={"tickmode": "array", "tickvals": list(range(n_heads)), "ticktext": labels,
                "side": "top", "showgrid": False, "zeroline": False, "range": [-0.5, n_heads - 0.5]},
         yaxis={"tickmode": "array", "tickvals": list(range(n_layers)),
                "ticktext": [f"L{lay}" for lay in range(n_layers)], "autorange": "reversed", "showgrid": False,
