@@ -1,36 +1,131 @@
-"""Positions view: the positional vectors, their similarity, offset profiles, and the ablation."""
+"""Positions view: the positional vectors, their similarity, offset profiles, and the ablation.
+
+A model that rotates its queries and keys (RoPE) has no positional vectors: for it the view shows
+instead how fast each dimension pair turns, one query's scores with and without the rotation, the
+mean score by offset, and the head's pattern with the rotation taken out (``model.rope``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from model import Capture
+from model import Capture, rope
 from model.ablation import align_shuffled, max_gap, reorder, shuffle_words
 from model.statistics import offset_profile, position_similarity
 from model.transformer import sinusoidal_table
-from ui.controls import choose_kind, explain, layer_head
+from ui.controls import choose_kind, clamp_state, explain, layer_head, not_applied
 from ui.figure import show
 from ui.settings import Settings
 from ui.state import get_capture, get_model
+from ui.text import plain
 from viz.compare import Panel, compare_figure
-from viz.positional import dimension_curves, offset_profile_heatmap, positions_heatmap, similarity_heatmap
+from viz.matrix_ops import block_factor, downsample
+from viz.positional import (
+    SCALES,
+    colour_range,
+    dimension_curves,
+    offset_profile_heatmap,
+    positions_heatmap,
+    similarity_heatmap,
+)
+from viz.rope import frequency_figure, offset_scores_figure, pair_contribution_figure, query_scores_figure
 
 SECTIONS = ["Vectors", "Similarity", "Offsets", "Ablation"]
+# A RoPE model has no vectors to draw: these take the place of Vectors and Similarity
+ROPE_SECTIONS = ["Rotation speeds", "One query's scores", "Scores by offset", "Without rotation", "Offsets",
+                 "Ablation"]
+MAX_CELLS = 256  # a pattern wider than this is pooled into blocks (or cut to a window) before it is sent
+WINDOW = 128  # tokens a window of a long pattern holds
 NO_ORDER = ("Without positional vectors, self-attention cannot tell word order apart: shuffle the words and "
             "each weight moves with its word, nothing else changes.")
+CAUSAL_ORDER = ("A causal mask tells order apart by itself: each token sees only the tokens before it, so "
+                "shuffling the words changes what every query can see, with or without positions.")
 EXPLANATION = """
 A Transformer sees a sentence as a *set* of token vectors; the **positional vectors** added to the
 token embeddings are its only clue to order.
 
 - **Vectors**: one row per position, one column per dimension. Sinusoidal encodings are sines and
-  cosines of many wavelengths; MiniLM learned its 512 vectors in training.
+  cosines of many wavelengths; MiniLM learned its 512 vectors in training. A few dimensions can be
+  far larger than the rest (MiniLM's dimension 99 reaches ±1.9 where almost every other value stays
+  within ±0.1), so the colours are clipped at a robust range by default and the caption names the
+  dimensions beyond it; *each dimension to its own range* scales every column to ±1 instead.
 - **Similarity**: how alike the vectors of two positions are. Near positions look alike (a band
   along the diagonal).
 - **Offsets**: each head's mean weight on the key at `key - query` positions away: a previous-token
   head peaks at -1, a self head at 0.
 - **Ablation**: the same sentence with the positional vectors set to zero, and with its words shuffled.
 """
+ROPE_INTRO = """
+**Why there are no position vectors here.** A model such as MiniLM adds a learned vector to each
+token's embedding. RoPE (rotary position embedding) adds nothing to the embeddings. Inside every
+attention layer it cuts each query and each key into {pairs} pairs of dimensions (dimension *i* with
+*i* + {pairs}) and turns each pair like a clock hand, by an angle that grows with the token's position:
+pair *i* turns `position × θ^(-2i/{d})` radians, with θ = {theta:,.0f} here.
+
+When a query at position *t* meets a key at position *s*, turning both changes their dot product only
+through the *difference* of their angles, `(t − s) × θ^(-2i/{d})`: the score depends on how far apart
+the two tokens are, not on where they stand.
+"""
+ROPE_EXPLANATIONS = {
+    "Rotation speeds": """
+- **Left**: how far each pair turns per token. Pair 0 turns 1 radian (57°) a token; pair {last}
+  turns {slowest:.2g} radians.
+- **Right**: the wavelength, how many tokens a pair takes for one full turn (2π / turn per token),
+  from {fast:.1f} tokens for pair 0 to {slow:,.0f} for pair {last}. Both axes are logarithmic: the
+  speeds fall by the same factor from one pair to the next.
+- **Low pairs turn fast**: their part of a score changes from one token to the next, so they can
+  tell a neighbour from the token two places away (local position). **High pairs turn slowly**: across a
+  whole text they barely move, so their part of a score is nearly the same at any distance; they
+  carry content, and reach far.
+- The dashed lines are this text's length and the longest input read here: a pair whose wavelength
+  is above a line does not complete one turn over that many tokens.
+""",
+    "One query's scores": """
+The score of a query on a key is `q · k × {scale:.4g}` (1/√d_head), before the softmax turns a
+row of scores into weights.
+
+- **Top**, over the keys this query can see (the causal mask hides the tokens after it):
+  *with rotation* is what the model used; its softmax is the head's row of weights. *Without
+  rotation* is the same query and keys before they were turned: content alone.
+- **Bottom**: the difference, what position adds. At the query itself it is exactly zero: query
+  and key turn by the same angle, so nothing changes between them.
+- **Below**: one score taken apart over the {pairs} pairs; the bars of either colour add up to
+  that score. The fast pairs (left) move most when the key is far; the slow pairs (right) hardly
+  change it.
+- **The first token.** Many heads put most of their weight on the first token, whatever it is
+  (an *attention sink*: a place to put attention when nothing else is wanted). {first}
+  Open such a head (the caption names the strongest sink of this text) with the first token as
+  the key: its score is high with and without the rotation, and nearly all of it sits in the slow
+  pairs on the right, which turn less than a degree per token. The rotation cannot take that score
+  away, so the first token gets it from every distance; the fast pairs, which do turn, add almost
+  nothing to it.
+""",
+    "Scores by offset": """
+For every query and every key it sees, the offset is `key − query`: 0 is the query itself, −1 the
+token before. Each point is a mean over all the queries of this head:
+
+- *without rotation* (content only): what the queries and keys favour before any turning;
+- *what the rotation adds*: the mean of (with − without) at that distance;
+- *with rotation*: their sum, the mean score the model used.
+
+A head that looks at the previous token has a peak at −1; if the peak comes from the green line, its
+preference is positional. The rotation adds exactly 0 at offset 0. The farthest offsets are means over
+few pairs (the hover says how many): the last one is a single pair, the last query and the first token.
+""",
+    "Without rotation": """
+- **Left**: the weights this head would give if its queries and keys were not turned: the same
+  queries and keys, the same causal mask, content alone.
+- **Middle**: the weights it really gave (with rotation).
+- **Right**: real − without: red where the rotation draws attention to a key, blue where it takes
+  attention away. A strong diagonal in red is position at work (the token itself, the one before).
+- The model was trained with the rotation: the left panel is what content alone favours, not
+  something the model would ever produce. Without RoPE a decoder still knows order in part: the causal
+  mask lets each token see only the ones before it.
+- Long texts are pooled into blocks (each cell the largest weight of its block), or shown as a
+  window: every cell of 2,048 × 2,048 would be more than a screen can show.
+""",
+}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -57,7 +152,9 @@ def vectors_source(cap: Capture, settings: Settings) -> tuple[object, list[str] 
 
 
 def render_vectors(vectors, tokens: list[str] | None, title: str, name: str) -> None:
-    show(positions_heatmap(vectors, tokens, title=title), f"{name}_positions", key="pos_vectors_chart")
+    scale = st.radio("Colours", list(SCALES), format_func=SCALES.get, horizontal=True, key="pos_scale")
+    show(positions_heatmap(vectors, tokens, title=title, scale=scale), f"{name}_positions", key="pos_vectors_chart")
+    st.caption(colour_range(vectors, scale).describe().capitalize() + ".")
     d = vectors.shape[1]
     defaults = sorted({0, 1, min(d - 1, d // 4), min(d - 1, d // 2)})
     dims = st.multiselect("Dimensions as curves", list(range(d)), default=defaults, key="pos_dims",
@@ -75,36 +172,72 @@ def render_similarity(vectors, tokens: list[str] | None, title: str, name: str) 
          f"{name}_position_{metric}", key="pos_similarity_chart")
 
 
+@st.cache_data(max_entries=16, show_spinner="Averaging every head by offset...")
+def offset_profiles(_cap: Capture, model_name: str, text: str, kind: str, width: int,
+                    keep: tuple[bool, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every head's mean weight by offset, ``(offsets, profile [layers, heads, offsets])``, for the capture of
+    ``model_name`` on ``text``: at 2,048 tokens it reads 270 heads of 4M weights, worth keeping across reruns."""
+    mask = None if keep is None else np.array(keep)
+    # one layer at a time: each gives its heads' profiles [heads, offsets]
+    profiles = [offset_profile(layer, width, mask) for layer in _cap.layers(kind)]
+    return profiles[0][0], np.stack([p for _, p in profiles])  # (layers, heads, offsets)
+
+
 def render_offsets(cap: Capture, settings: Settings, kind: str) -> None:
     n_queries, n_keys = cap.shape(kind)[2:]
     longest = max(1, max(n_queries, n_keys) - 1)
     width = st.slider("Offsets shown (±)", 1, longest, min(10, longest), key="pos_offset_width") if longest > 1 else 1
     keep = None
-    if n_queries == n_keys:
+    if n_queries == n_keys and cap.special_tokens:
         drop = st.checkbox("Leave out special tokens ([CLS], [SEP]): at the far offsets they are all there is",
                            value=True, key="pos_offset_specials")
         keep = [not (drop and t in cap.special_tokens) for t in cap.query_tokens(kind)]
-        if not any(keep):
+        if all(keep) or not any(keep):
             keep = None
-    # one layer at a time: each gives its heads' profiles [heads, offsets]
-    profiles = [offset_profile(layer, width, keep) for layer in cap.layers(kind)]
-    offsets, profile = profiles[0][0], np.stack([p for _, p in profiles])  # (layers, heads, offsets)
+    offsets, profile = offset_profiles(cap, settings.model_name, settings.text, kind, width,
+                                       None if keep is None else tuple(keep))
     fig = offset_profile_heatmap(offsets, profile, colorscale=settings.colorscale,
                                  title=f"{cap.model_name} {kind}: mean weight by offset key - query")
     show(fig, f"{cap.model_name}_offsets_{kind}", key="pos_offsets_chart")
 
 
+def block_labels(tokens: list[str], n_cells: int) -> list[str]:
+    """Labels of ``tokens`` pooled into ``n_cells`` blocks (as ``downsample`` pools them): ``[48-55] cat``."""
+    step = block_factor(len(tokens), n_cells)
+    return [f"[{s}-{min(s + step, len(tokens)) - 1}] {tokens[s]}" for s in range(0, len(tokens), step)]
+
+
+def pooled_panels(panels: list[Panel], max_cells: int = MAX_CELLS) -> tuple[list[Panel], bool]:
+    """Panels wider than ``max_cells`` pooled into blocks, each cell its block's largest weight; and whether any was."""
+    out, pooled = [], False
+    for p in panels:
+        if max(p.weights.shape) <= max_cells:
+            out.append(p)
+            continue
+        pooled = True
+        w = downsample(p.weights, max_cells, "max")  # (<= max_cells, <= max_cells)
+        out.append(Panel(w, block_labels(p.query_tokens, max_cells), block_labels(p.key_tokens, max_cells), p.title))
+    return out, pooled
+
+
 def render_ablation(cap: Capture, settings: Settings) -> None:
-    st.info(NO_ORDER)
+    kind = "decoder" if "encoder" not in cap.kinds else "encoder"
+    causal = cap.score_forms[kind].causal
+    st.info(CAUSAL_ORDER if causal else NO_ORDER)
     if cap.positions is None:
         st.caption((cap.positions_note or f"{cap.model_name} adds no positional vectors.")
                    + " Zeroing them changes nothing here.")
-    kind = "decoder" if "encoder" not in cap.kinds else "encoder"
+    if cap.n_generated:
+        # a shuffled prompt would be continued differently: the ablation compares what the prompt alone gives
+        cap = get_capture(settings.model_name, settings.text)
+        st.caption(f"The ablation reads the prompt alone ({len(cap.tokens)} tokens), without the tokens the model "
+                   "wrote after it.")
     layer, head = layer_head(cap.shape(kind))
     seed = st.number_input("Shuffle seed", 0, 10_000, 0, key="pos_seed")
     shuffled, order = shuffle_words(settings.text, int(seed))
-    st.caption(f"Shuffled words (seed {seed}): {shuffled}")
-    zeroed = get_capture(settings.model_name, settings.text, zero_positions=True)
+    st.caption(f"Shuffled words (seed {seed}): {plain(shuffled)}")
+    # with no positional vectors to zero, the zeroed captures are the plain ones: no forward pass for them
+    zeroed = get_capture(settings.model_name, settings.text, zero_positions=True) if cap.positions is not None else cap
     mixed = get_capture(settings.model_name, shuffled)
     idx = align_shuffled(get_model(settings.model_name).codec, settings.text, shuffled, order)
     tokens = cap.tokens
@@ -117,20 +250,174 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
     else:
         panels.append(Panel(reorder(mixed.head(kind, layer, head), idx), tokens, tokens,
                             "words shuffled, put back in order"))
+    panels, pooled = pooled_panels(panels)
+    if pooled:
+        st.caption(f"Over {MAX_CELLS} tokens each cell is the largest weight of a block of tokens, and the "
+                   "difference is between those block maxima.")
     name = f"{cap.model_name}_L{layer}_H{head}_{kind}"
     show(compare_figure(panels, colorscale=settings.colorscale,
                         title=f"{cap.model_name} {kind} layer {layer} head {head}"),
          f"{name}_ablation", key="pos_ablation_chart")
-    if idx is not None:
-        both = get_capture(settings.model_name, shuffled, zero_positions=True)
+    if idx is not None and not causal:
+        both = get_capture(settings.model_name, shuffled, zero_positions=True) if cap.positions is not None else mixed
         # every layer and head, one layer of each at a time
         gap = max(max_gap(a, reorder(b, idx)) for a, b in zip(zeroed.layers(kind), both.layers(kind), strict=True))
         st.caption(f"With positions zeroed, the shuffled sentence's attention put back in order differs from the "
                    f"unshuffled one by at most {gap:.1e} over every layer and head: the same pattern, permuted.")
 
 
+# --- RoPE: no vectors, a rotation ------------------------------------------------------------------
+
+def rope_kind(cap: Capture) -> str | None:
+    """The attention kind whose queries and keys are rotated (the shared kind when several are), or None."""
+    kinds = [k for k in cap.kinds if rope.uses_rope(cap, k)]
+    if not kinds:
+        return None
+    return st.session_state.get("kind") if st.session_state.get("kind") in kinds else kinds[0]
+
+
+def choose_query(cap: Capture, kind: str) -> int:
+    """The query token, on the shared ``query`` state (the last token, which sees every key, at first)."""
+    tokens = cap.query_labels(kind)
+    if "query" not in st.session_state:
+        st.session_state["query"] = len(tokens) - 1
+    clamp_state("query", 0, len(tokens) - 1)
+    return st.selectbox("Query token", range(len(tokens)), key="query",
+                        format_func=lambda i: f"{i} {tokens[i]}",
+                        help="The token whose scores are taken apart; it sees itself and the tokens before it.")
+
+
+def rope_text(cap: Capture, kind: str, section: str) -> str:
+    """A section's explanation with this model's numbers in it."""
+    d = cap.q[kind].shape[-1]
+    freq = rope.frequencies(d, cap.rope_theta)
+    wave = rope.wavelengths(freq)
+    first = cap.key_labels(kind)[0]
+    first_note = (f"Here the first token is “{plain(first)}”, a start token the model puts before the text."
+                  if cap.key_tokens(kind)[0] in cap.special_tokens else
+                  f"This model puts no start token before the text, so the sink is its first word, “{plain(first)}”.")
+    numbers = {"pairs": d // 2, "d": d, "theta": cap.rope_theta, "last": d // 2 - 1, "slowest": freq[-1],
+               "fast": wave[0], "slow": wave[-1], "scale": cap.score_forms[kind].scale, "first": first_note}
+    return ROPE_INTRO.format(**numbers) + ROPE_EXPLANATIONS[section].format(**numbers)
+
+
+def render_rotation(cap: Capture, settings: Settings, kind: str) -> None:
+    st.info(cap.positions_note or f"{cap.model_name} adds no positional vectors: it rotates queries and keys.")
+    d = cap.q[kind].shape[-1]
+    freq = rope.frequencies(d, cap.rope_theta)
+    fig = frequency_figure(freq, n_tokens=len(cap.tokens), max_positions=get_model(settings.model_name).max_tokens,
+                           title=f"{cap.model_name}: RoPE turns {d // 2} dimension pairs, θ = {cap.rope_theta:,.0f}")
+    show(fig, f"{cap.model_name}_rope_frequencies", key="pos_rope_freq_chart")
+    turned = int(np.sum(rope.wavelengths(freq) <= len(cap.tokens)))
+    st.caption(f"Over this text's {len(cap.tokens)} tokens, {turned} of the {d // 2} pairs turn at least once; "
+               f"the other {d // 2 - turned} turn less than a full circle.")
+
+
+def render_query_scores(cap: Capture, kind: str) -> None:
+    layer, head = layer_head(cap.shape(kind))
+    query = choose_query(cap, kind)
+    tokens = cap.key_labels(kind)
+    split = rope.query_scores(cap, kind, layer, head, query)
+    where = f"layer {layer} head {head}, query {query} {cap.query_labels(kind)[query]}"
+    show(query_scores_figure(split.keys, split.rotated, split.content, tokens,
+                             title=f"{cap.model_name}: scores with and without the rotation, {where}"),
+         f"{cap.model_name}_L{layer}_H{head}_q{query}_rope_scores", key="pos_rope_scores_chart")
+    weights = cap.head(kind, layer, head)[query, split.keys]
+    top = split.keys[int(np.argmax(weights))]
+    st.caption(f"The softmax of the *with rotation* line is this head's row: it puts {weights.max():.0%} of the "
+               f"weight on {top} “{plain(tokens[top])}”. The first token's score is {split.rotated[0]:.2f} with the "
+               f"rotation and {split.content[0]:.2f} without.")
+    keys = [int(k) for k in split.keys]
+    if st.session_state.get("pos_rope_key") not in keys:
+        st.session_state["pos_rope_key"] = 0  # the first token: where attention sinks are
+    share = rope.first_token_share(cap, kind)  # (layers, heads)
+    sink_layer, sink_head = (int(i) for i in np.unravel_index(int(np.argmax(share)), share.shape))
+    st.caption(f"Strongest attention sink of this text: layer {sink_layer} head {sink_head}, whose last 32 queries "
+               f"put on average {share[sink_layer, sink_head]:.0%} of their weight on the first token "
+               f"({int(np.sum(share >= 0.5))} of {share.size} heads put at least half there).")
+    key = st.selectbox("Key to take apart over the pairs", keys, key="pos_rope_key",
+                       format_func=lambda i: f"{i} {tokens[i]}" + (" (the first token)" if i == 0 else ""))
+    rotated, content = rope.pair_contributions(cap, kind, layer, head, query, int(key))
+    freq = rope.frequencies(cap.q[kind].shape[-1], cap.rope_theta)
+    show(pair_contribution_figure(rotated, content, freq,
+                                  title=f"score of query {query} on key {key}, pair by pair (offset {key - query})"),
+         f"{cap.model_name}_L{layer}_H{head}_q{query}_k{key}_rope_pairs", key="pos_rope_pairs_chart")
+
+
+def render_offset_scores(cap: Capture, kind: str) -> None:
+    layer, head = layer_head(cap.shape(kind))
+    offsets, content, position, counts = rope.offset_means(cap, kind, layer, head)
+    longest = int(-offsets.min()) if offsets.size else 0
+    width = (st.slider("Offsets shown (how far back)", 1, longest, min(64, longest), key="pos_rope_offset_width")
+             if longest > 1 else max(longest, 1))
+    keep = offsets >= -width
+    fig = offset_scores_figure(offsets[keep], content[keep], position[keep], counts[keep],
+                               title=f"{cap.model_name} layer {layer} head {head}: mean score by offset, "
+                                     "from content and from the rotation")
+    show(fig, f"{cap.model_name}_L{layer}_H{head}_rope_offsets", key="pos_rope_offsets_chart")
+
+
+def render_unrotated(cap: Capture, settings: Settings, kind: str) -> None:
+    layer, head = layer_head(cap.shape(kind))
+    q_tokens, k_tokens = cap.query_labels(kind), cap.key_labels(kind)
+    panels = [Panel(rope.unrotated_pattern(cap, kind, layer, head), q_tokens, k_tokens, "without rotation"),
+              Panel(cap.head(kind, layer, head), q_tokens, k_tokens, "with rotation (what the model used)")]
+    if max(len(q_tokens), len(k_tokens)) > MAX_CELLS:
+        views = {"pooled": f"the whole text, pooled to {MAX_CELLS} blocks a side",
+                 "window": f"{WINDOW} tokens up to the query token, every weight"}
+        how = st.radio("Long text", list(views), format_func=views.get, horizontal=True, key="pos_rope_long")
+        if how == "window":
+            query = choose_query(cap, kind)
+            lo = max(0, query + 1 - WINDOW)
+            rows = slice(lo, lo + WINDOW)
+            panels = [Panel(p.weights[rows, rows], q_tokens[rows], k_tokens[rows], p.title) for p in panels]
+            st.caption(f"Queries and keys {lo}..{lo + len(panels[0].query_tokens) - 1}: weight on keys before the "
+                       "window (often the first token) is not drawn, so rows here need not sum to 1.")
+        else:
+            panels, _ = pooled_panels(panels)
+            st.caption("Each cell is the largest weight in its block of queries and keys; the difference is "
+                       "between those block maxima.")
+    show(compare_figure(panels, colorscale=settings.colorscale,
+                        title=f"{cap.model_name} {kind} layer {layer} head {head}: the rotation taken out"),
+         f"{cap.model_name}_L{layer}_H{head}_{kind}_unrotated", key="pos_rope_pattern_chart")
+
+
+def render_rope(cap: Capture, settings: Settings, kind: str) -> None:
+    section = (st.segmented_control("Show", ROPE_SECTIONS, default=ROPE_SECTIONS[0], key="pos_section")
+               or ROPE_SECTIONS[0])
+    if section not in ROPE_SECTIONS:  # a section of the vector-based view, kept from another model
+        section = ROPE_SECTIONS[0]
+    ignored = not_applied(settings)
+    if ignored and section != "Rotation speeds":
+        st.caption(f"Not applied here ({', '.join(ignored)}): these are the scores and weights of one real head, "
+                   "every token included.")
+    if section == "Rotation speeds":
+        render_rotation(cap, settings, kind)
+    elif section == "One query's scores":
+        render_query_scores(cap, kind)
+    elif section == "Scores by offset":
+        render_offset_scores(cap, kind)
+    elif section == "Without rotation":
+        render_unrotated(cap, settings, kind)
+    elif section == "Offsets":
+        render_offsets(cap, settings, kind)
+        explain(EXPLANATION)
+        return
+    else:
+        render_ablation(cap, settings)
+        explain(EXPLANATION)
+        return
+    explain(rope_text(cap, kind, section))
+
+
 def render(cap: Capture, settings: Settings) -> None:
+    kind = rope_kind(cap)
+    if kind is not None:
+        render_rope(cap, settings, kind)
+        return
     section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], key="pos_section") or SECTIONS[0]
+    if section not in SECTIONS:  # a RoPE section, kept from another model
+        section = SECTIONS[0]
     if section in ("Vectors", "Similarity"):
         if cap.positions is None:
             st.info(cap.positions_note or f"{cap.model_name} adds no positional vectors.")

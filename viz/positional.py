@@ -1,5 +1,8 @@
 """Positional encodings as figures: the vectors, their similarity, chosen dimensions, offset profiles.
 
+The vectors' colour range is robust by default (``colour_range``): MiniLM's table has one dimension
+reaching ±1.9 while almost every other value is within ±0.1, and a full range would draw it alone.
+
 Heatmaps come from ``viz.heatmaps``' one factory: tokens, when given, are tick text on a category
 axis of unique position labels so that repeated tokens stay apart; without tokens (a model's whole
 table) the positions are plain numbers.
@@ -7,19 +10,82 @@ table) the positions are plain numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 
 from viz.heatmaps import heatmap_figure, heatmap_trace, title_style, token_axis
 
+SCALES = {"robust": "robust range (outliers clipped)", "full": "full range",
+          "dimension": "each dimension to its own range"}
+ROBUST_PERCENTILE = 99.5  # of |value|: a few outlier dimensions no longer wash every other one out
 
-def positions_heatmap(positions: np.ndarray, tokens: list[str] | None = None, *, title: str = "") -> go.Figure:
-    """The positional vectors ``[positions, dims]``: one row per position, one column per dimension."""
+
+@dataclass(frozen=True)
+class ColourRange:
+    """The colour range a positions heatmap uses: ``±limit``, and which dimensions go beyond it."""
+
+    limit: float
+    how: str  # a key of SCALES
+    clipped: dict[int, float]  # dimension -> its largest |value|, for the dimensions beyond ±limit, largest first
+
+    def describe(self, most: int = 5) -> str:
+        """What a caption says of the range, e.g. ``colours clipped at ±0.073 ...; beyond: dim 99 (1.87) ...``."""
+        if self.how == "dimension":
+            return "each dimension divided by its own largest |value|, so every column spans -1..1"
+        if self.how == "full":
+            return f"colours span the full range ±{self.limit:.3g}"
+        text = (f"colours clipped at ±{self.limit:.3g} (the {ROBUST_PERCENTILE:g}th percentile of |value|), "
+                "symmetric about 0")
+        if not self.clipped:
+            return text + "; no dimension goes beyond it"
+        dims = list(self.clipped.items())
+        shown = ", ".join(f"dim {d} ({v:.3g})" for d, v in dims[:most])
+        more = f" and {len(dims) - most} more" if len(dims) > most else ""
+        return f"{text}; {len(dims)} dimensions reach beyond it and show at the ends of the scale: {shown}{more}"
+
+
+def colour_range(positions: np.ndarray, how: str = "robust") -> ColourRange:
+    """The symmetric range to colour ``[positions, dims]`` with: ``robust`` (a high percentile of |value|),
+    ``full`` (the largest |value|) or ``dimension`` (each column scaled to ±1)."""
+    if how not in SCALES:
+        raise ValueError(f"scale by one of {list(SCALES)}, not {how!r}")
+    a = np.abs(np.asarray(positions, dtype=np.float32))
+    top = float(a.max()) if a.size else 0.0
+    if how == "dimension":
+        return ColourRange(1.0, how, {})
+    limit = float(np.percentile(a, ROBUST_PERCENTILE)) if how == "robust" and a.size else top
+    limit = limit if limit > 0 else (top or 1.0)
+    peaks = a.max(axis=0) if a.size else np.zeros(0)  # (dims,)
+    beyond = [int(d) for d in np.argsort(-peaks) if peaks[d] > limit * (1 + 1e-6)]
+    return ColourRange(limit, how, {d: float(peaks[d]) for d in beyond})
+
+
+def positions_heatmap(positions: np.ndarray, tokens: list[str] | None = None, *, title: str = "",
+                      scale: str = "robust") -> go.Figure:
+    """The positional vectors ``[positions, dims]``: one row per position, one column per dimension.
+
+    ``scale`` picks the colour range (``colour_range``): by default a robust one, so that one outlier
+    dimension does not wash out the rest; the colour bar says where the colours are clipped. With
+    ``dimension`` each column is divided by its largest |value| and the hover still gives the value.
+    """
     p = np.asarray(positions, dtype=np.float32)
     if p.ndim != 2:
         raise ValueError(f"positional vectors are [positions, dims], got shape {p.shape}")
-    trace = heatmap_trace(p, tokens, rows="position", cols="dimension", value="value",
-                          colorscale="RdBu", zmid=0.0, reversescale=True, colorbar_title="value")
+    rng = colour_range(p, scale)
+    if scale == "dimension":
+        peaks = np.abs(p).max(axis=0)  # (dims,)
+        z = p / np.where(peaks > 0, peaks, 1.0)[None, :]  # (positions, dims): each column within ±1
+        style = {"customdata": p, "colorbar": {"title": {"text": "value /<br>dim's max"}},
+                 "hovertemplate": "position %{y}<br>dimension %{x}<br>value %{customdata:.3f}"
+                                  "<br>scaled %{z:.2f}<extra></extra>"}
+    else:
+        z = p
+        note = f"<br>clipped at<br>±{rng.limit:.3g}" if rng.clipped else ""
+        style = {"colorbar": {"title": {"text": f"value{note}"}}}
+    trace = heatmap_trace(z, tokens, rows="position", cols="dimension", value="value",
+                          colorscale="RdBu", zmin=-rng.limit, zmax=rng.limit, reversescale=True, **style)
     return heatmap_figure(trace, title=title, xaxis=token_axis(None, "dimension"),
                           yaxis=token_axis(tokens, "position"))
 
