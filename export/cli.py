@@ -57,8 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="head: one head's heatmap (default); grid: every layer x head; positions: positional encodings")
     p.add_argument("--kind", choices=("encoder", "decoder", "cross"),
                    help="which attention (default: the model's first: encoder, else decoder)")
-    p.add_argument("--layer", type=int, default=None, help="layer, from 0 (default 0)")
-    p.add_argument("--head", type=int, default=None, help="head, from 0 (default 0)")
+    p.add_argument("--layer", type=int, default=None,
+                   help="layer, from 0 (default 0; for csv, every layer unless given)")
+    p.add_argument("--head", type=int, default=None,
+                   help="head, from 0 (default 0; for csv, every head unless given)")
     p.add_argument("--all-heads", action="store_true",
                    help="every head of every layer (of --layer only, when it is given), one file each")
     p.add_argument("--zip", action="store_true",
@@ -214,10 +216,10 @@ def export_one(cap: Capture, args: argparse.Namespace, prefix: str) -> list[Path
     if args.format == "json":
         return [write(out / f"{prefix}{file_name(cap.model_name, 'capture')}.json", data_export.json_bytes(cap))]
     if args.format == "csv":
-        if args.view == "head" and not args.all_heads:  # the one head the figure would show
-            layer, head, csv_kind = args.layer or 0, args.head or 0, kind
-        else:
-            layer, head, csv_kind = args.layer, None, args.kind or (kind if args.layer is not None else None)
+        # Every weight, as the page's CSV holds; --kind, --layer and --head filter it (a layer or head
+        # alone is one of the model's first kind, which check_head read it against).
+        layer, head = args.layer, args.head
+        csv_kind = args.kind or (kind if layer is not None or head is not None else None)
         name = (file_name(cap.model_name, None if layer is None else f"L{layer}", None if head is None else f"H{head}",
                           csv_kind) if csv_kind else file_name(cap.model_name, "attention"))
         return [write(out / f"{prefix}{name}.csv", data_export.csv_bytes(cap, csv_kind, layer, head))]

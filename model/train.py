@@ -2,6 +2,8 @@
 
     python -m model.train            # writes assets/translator/, prints held-out accuracy and time
 
+A rerun that reproduces the weights already there rewrites nothing (see ``save``).
+
 The corpus is generated here from a seed: a date drawn uniformly from 1900-2099,
 written in one of several English forms ("the third of march nineteen ninety
 eight", "march 3rd, 1998", "3 march twenty twenty six" ...), paired with its ISO
@@ -17,13 +19,14 @@ import datetime as dt
 import json
 import math
 import random
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import save as save_safetensors
 
 from model.decoding import greedy
 from model.transformer import Transformer, TransformerConfig
@@ -35,6 +38,7 @@ from model.translator import (
     ONES,
     ORDINALS,
     TENS,
+    config_from_json,
     save_tokenizers,
     source_tokenizer,
     target_tokenizer,
@@ -229,12 +233,43 @@ def exact_match(net: Transformer, pairs: list[tuple[str, str]]) -> float:
     return sum(o == t for o, (_, t) in zip(outputs, pairs, strict=True)) / len(pairs)
 
 
-def save(net: Transformer, folder: Path, training: dict) -> None:
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` unless ``path`` already holds exactly it; says whether it wrote."""
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.write_bytes(data)
+    return True
+
+
+def describes(config_path: Path, cfg: TransformerConfig) -> bool:
+    """Whether the config file there reads back as ``cfg`` and holds a training record."""
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+        return isinstance(data.get("training"), dict) and config_from_json(data) == cfg
+    except (OSError, ValueError, AttributeError):  # ModelLoadError is a ValueError
+        return False
+
+
+def save(net: Transformer, folder: Path, training: dict) -> bool:
+    """Write the weights, config and tokenizers to ``folder``; returns whether the weights changed.
+
+    A file that would get the bytes it has is left alone. When the weights are the ones the folder holds
+    (same seed, threads and torch build) and its config describes this model, the config stays as it is,
+    with the training record of the run that made them: a rerun's time differs, its weights do not, and
+    the tracked files stay as they are (also when the config gained fields with defaults since).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
-    config = {**asdict(net.cfg), "training": training}
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    save_tokenizers(folder)
+    weights = save_safetensors({k: v.contiguous() for k, v in net.state_dict().items()})
+    changed = write_if_changed(folder / "model.safetensors", weights)
+    config_path = folder / "config.json"
+    if changed or not describes(config_path, net.cfg):
+        config = {**asdict(net.cfg), "training": training}
+        write_if_changed(config_path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        save_tokenizers(Path(tmp))
+        for made in sorted(Path(tmp).iterdir()):
+            write_if_changed(folder / made.name, made.read_bytes())
+    return changed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -251,12 +286,12 @@ def main(argv: list[str] | None = None) -> None:
     accuracy = exact_match(result.net, heldout)
     print(f"held-out exact match: {accuracy:.2%} of {len(heldout)} pairs")
     print(f"training time: {result.seconds:.0f} s ({args.steps} steps, {args.threads} threads)")
-    save(result.net, args.out, {
+    changed = save(result.net, args.out, {
         "seed": args.seed, "steps": args.steps, "threads": args.threads, "final_loss": result.losses[-1],
         "heldout_exact_match": accuracy, "heldout_pairs": len(heldout), "train_seconds": round(result.seconds, 1),
         "torch": torch.__version__,
     })
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}" if changed else f"the weights are the ones {args.out} holds: left it as it was")
 
 
 if __name__ == "__main__":

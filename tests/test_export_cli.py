@@ -158,3 +158,51 @@ def test_zip_without_all_heads_is_refused(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main([SENTENCE, "--zip", "--out", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_csv_without_layer_or_head_holds_every_head_as_the_page_does(tmp_path, minilm, capsys):
+    cap = capture(minilm, SENTENCE)
+    n = len(cap.tokens)
+    assert main([SENTENCE, "--format", "csv", "--out", str(tmp_path)]) == 0
+    (path,) = written(capsys.readouterr().out)
+    assert path.name == "minilm_attention.csv"
+    assert path.read_bytes() == data_export.csv_bytes(cap)  # the Export view's CSV, byte for byte
+    df = pd.read_csv(path)
+    assert len(df) == 6 * 12 * n * n
+    np.testing.assert_allclose(df["weight"].to_numpy().reshape(6, 12, n, n), cap.attentions["encoder"], atol=1e-7)
+
+
+@pytest.mark.parametrize(("args", "name", "layers", "heads"), [
+    (["--layer", "2"], "minilm_L2_encoder.csv", [2], list(range(12))),
+    (["--head", "5"], "minilm_H5_encoder.csv", list(range(6)), [5]),
+    (["--layer", "2", "--head", "5"], "minilm_L2_H5_encoder.csv", [2], [5]),
+    (["--kind", "encoder"], "minilm_encoder.csv", list(range(6)), list(range(12))),
+])
+def test_csv_layer_and_head_filter(tmp_path, minilm, capsys, args, name, layers, heads):
+    cap = capture(minilm, SENTENCE)
+    n = len(cap.tokens)
+    assert main([SENTENCE, "--format", "csv", *args, "--out", str(tmp_path)]) == 0
+    (path,) = written(capsys.readouterr().out)
+    assert path.name == name
+    df = pd.read_csv(path)
+    assert sorted(set(df["layer"])) == layers and sorted(set(df["head"])) == heads
+    assert len(df) == len(layers) * len(heads) * n * n
+    want = cap.attentions["encoder"][np.ix_(layers, heads)]
+    np.testing.assert_allclose(df["weight"].to_numpy().reshape(want.shape), want, atol=1e-7)
+
+
+def test_what_an_export_writes_is_ignored_by_git(tmp_path, capsys):
+    """The README's --out folders and the default (the folder it runs in) leave `git status` clean."""
+    for fmt in ("html", "csv", "npz", "json"):
+        assert main([SENTENCE, "--format", fmt, "--out", str(tmp_path)]) == 0
+    assert main([SENTENCE, "--all-heads", "--layer", "1", "--zip", "--format", "html", "--out", str(tmp_path)]) == 0
+    names = [p.name for p in written(capsys.readouterr().out)]
+    names += ["minilm_L2_H5_encoder.png", "minilm_L2_H5_encoder.svg", "minilm_L2_H5_encoder.pdf",
+              "s1_minilm_capture.json"]  # the images and a file of sentences name theirs so too
+    candidates = [f"{folder}{name}" for folder in ("plots/", "data/", "") for name in names]
+    res = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=ROOT, input="\n".join(candidates),
+                         capture_output=True, text=True, timeout=60)
+    assert sorted(res.stdout.split()) == sorted(candidates)
+    tracked = subprocess.run(["git", "ls-files", "-ci", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60).stdout.split()
+    assert tracked == [], "no tracked file is matched by an ignore rule"
