@@ -47,6 +47,8 @@ VIEWS = {
 }
 
 url_state.restore(MODELS, list(VIEWS))
+for note in url_state.notes():
+    st.info(f"Not taken from the link: {plain(note)}")
 settings, decoder_slot = sidebar.render()
 view = st.segmented_control("View", list(VIEWS), key="view") or next(iter(VIEWS))
 url_state.publish(st.session_state.get("model", ""), settings.prompt, view)

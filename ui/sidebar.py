@@ -31,6 +31,8 @@ PROMPTS = [
 # Models that read something other than English sentences bring their own examples.
 MODEL_EXAMPLES = {"translator": DATE_EXAMPLES, "smollm2": PROMPTS}
 DEFAULT_NEW_TOKENS = 20
+COLOURSCALES = ["Blues", "Viridis", "Magma", "Greys", "YlOrRd"]
+COMBINE = {"head": "one head", "mean": "mean of layer", "max": "max of layer"}
 
 
 def examples_for(model: str) -> list[str]:
@@ -73,9 +75,9 @@ def render() -> tuple[Settings, DeltaGenerator]:
                                 help="Many heads put much of their attention on the very first token whatever it "
                                      "is (an attention sink: a place to park attention when there is nothing to "
                                      "look at). Hiding it shows how the rest of each row is shared.")
-        combine = st.radio("Heads", ["head", "mean", "max"], horizontal=True, key="combine",
-                           format_func={"head": "one head", "mean": "mean of layer", "max": "max of layer"}.get)
-        colorscale = st.selectbox("Colour scale", ["Blues", "Viridis", "Magma", "Greys", "YlOrRd"], key="colorscale")
+        combine = st.radio("Heads", list(COMBINE), horizontal=True, key="combine",
+                           format_func=COMBINE.get)
+        colorscale = st.selectbox("Colour scale", COLOURSCALES, key="colorscale")
     return Settings(model_name=model_name, text=text, prompt=text, hide_special=hide_special, combine=combine,
                     colorscale=colorscale, hide_sink=hide_sink), decoder_slot
 
