@@ -281,3 +281,24 @@ def test_model_view_hiding_special_tokens_pools_what_is_left(app, minilm):
     assert z.shape == (6 * 8, 12 * 8)  # [CLS] and [SEP] left out of every panel
     kept, _, _ = hide_tokens(cap.layer("encoder", 2), cap.tokens, cap.tokens, cap.special_tokens)
     np.testing.assert_array_equal(z[16:24, 40:48], thumbnails(kept[None])[0, 5])
+
+
+def test_lines_start_with_the_chosen_head_and_follow_mean_and_max(app, minilm):
+    set_text(app, SENTENCE)
+    app.slider(key="head").set_value(4).run()
+    app.segmented_control(key="view").set_value("Lines").run()
+    assert app.multiselect(key="lines_heads").value == [4]
+    legend = [t["name"] for t in chart_specs(app)[0]["data"] if t.get("showlegend") is not False and t.get("name")]
+    assert legend == ["H4"]
+    annotations = [a["text"] for a in chart_specs(app)[0]["layout"]["annotations"]]
+    assert annotations == ["<b>query</b>", "<b>key</b>"]
+    app.radio(key="combine").set_value("max").run()
+    assert not app.exception and app.multiselect(key="lines_heads").disabled
+    spec = chart_specs(app)[0]
+    legend = [t["name"] for t in spec["data"] if t.get("showlegend") is not False and t.get("name")]
+    assert legend == ["max of 12 heads"]
+    # the lines drawn are the layer's max over heads: as many segments as cells of at least 2%
+    layer = capture(minilm, SENTENCE).layer("encoder", 0).max(axis=0)
+    n_segments = sum(len(as_array(t["x"])) // 3 for t in spec["data"] if t["mode"] == "lines" and t.get("showlegend")
+                     is False)
+    assert n_segments == int((layer >= 0.02).sum())

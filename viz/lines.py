@@ -23,6 +23,7 @@ LEVELS = 8  # opacity steps per head
 MIN_WEIGHT = 0.02  # fainter lines are invisible at any opacity a screen shows
 MAX_SEGMENTS = 20_000  # beyond this the browser slows and the picture is a blur anyway
 X_QUERY, X_KEY = 0.0, 1.0
+GAP = 0.03  # lines stop short of the columns, so no line end sits on a label
 COMPACT_FROM = 80  # with more tokens, one token's lines show only the keys they reach
 
 
@@ -58,11 +59,13 @@ def link_segments(weights: np.ndarray, token: int | None = None, min_weight: flo
 
 def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
                  heads: Sequence[int] | None = None, token: int | None = None, title: str = "",
-                 min_weight: float = MIN_WEIGHT) -> go.Figure:
+                 min_weight: float = MIN_WEIGHT, names: Sequence[str] | None = None) -> go.Figure:
     """``weights`` is ``[heads, queries, keys]``; ``heads`` picks which to draw (all by default).
 
     ``token`` keeps only the lines leaving that query position; in a text of more than
     ``COMPACT_FROM`` tokens the columns then hold only that token and the keys its lines reach.
+    ``names`` label the legend, one per row of ``weights`` (``H0``, ``H1``... by default), e.g.
+    ``["mean of 12 heads"]`` for a layer's heads combined into one matrix.
     """
     key_tokens = query_tokens if key_tokens is None else key_tokens
     w = np.asarray(weights, dtype=np.float32)
@@ -71,6 +74,9 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
     for h in range(w.shape[0]):
         validate_matrix(w[h], query_tokens, key_tokens)
     heads = list(range(w.shape[0])) if heads is None else list(heads)
+    names = [f"H{h}" for h in range(w.shape[0])] if names is None else list(names)
+    if len(names) != w.shape[0]:
+        raise ValueError(f"{len(names)} names for {w.shape[0]} heads")
     if any(not 0 <= h < w.shape[0] for h in heads):
         raise ValueError(f"heads {heads} out of range: there are {w.shape[0]}")
     if token is not None and not 0 <= token < len(query_tokens):
@@ -93,7 +99,7 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
     fig = go.Figure()
     for h in heads:
         # the legend entry: one full-colour sample per head, whatever opacity its lines have
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"H{h}", legendgroup=f"H{h}",
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=escape(names[h]), legendgroup=f"H{h}",
                                  line={"color": head_colour(h), "width": 4}, hoverinfo="skip"))
         q, k, vals = links[h]
         level = np.minimum(LEVELS - 1, (vals * LEVELS).astype(int))  # 0..LEVELS-1
@@ -102,12 +108,12 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
             if not sel.any():
                 continue
             n = int(sel.sum())
-            xs = np.tile([X_QUERY, X_KEY, np.nan], n)  # (3n,): start, end, break
+            xs = np.tile([X_QUERY + GAP, X_KEY - GAP, np.nan], n)  # (3n,): start, end, break
             ys = np.column_stack([q_y[q[sel]], k_y[k[sel]], np.full(n, np.nan)]).ravel()  # (3n,)
             fig.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines", hoverinfo="skip",
                 line={"color": rgba(head_colour(h), (lv + 1) / LEVELS), "width": 1.5 + lv / 2},
-                name=f"H{h}", legendgroup=f"H{h}", showlegend=False,
+                name=escape(names[h]), legendgroup=f"H{h}", showlegend=False,
             ))
     fig.add_trace(go.Scatter(
         x=np.full(q_shown.size, X_QUERY), y=q_y[q_shown], mode="text", customdata=q_shown,
@@ -121,6 +127,9 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
         textfont={"color": "#222"}, showlegend=False, hovertemplate="key %{customdata}: %{text}<extra></extra>",
     ))
     n = max(q_shown.size, k_shown.size)
+    for x, text, anchor in ((X_QUERY, "query", "right"), (X_KEY, "key", "left")):
+        fig.add_annotation(x=x, y=1.0, yref="paper", yanchor="bottom", xanchor=anchor, showarrow=False,
+                           text=f"<b>{text}</b>", font={"size": 13})
     fig.update_layout(
         title=title_style(title),
         xaxis={"visible": False, "range": [-0.6, 1.6]},
@@ -128,6 +137,6 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
         legend={"title": {"text": "heads"}},
         plot_bgcolor="white",
         height=max(300, 20 * n + 120),
-        margin={"l": 10, "r": 10, "t": 60 if title else 20, "b": 10},
+        margin={"l": 10, "r": 10, "t": 80 if title else 40, "b": 10},
     )
     return fig
