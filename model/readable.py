@@ -21,6 +21,7 @@ from collections.abc import Collection, Sequence
 from functools import cache
 
 WHITESPACE_MARKS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+CONTROL_NAMES = {"\n": "LINE FEED", "\t": "CHARACTER TABULATION", "\r": "CARRIAGE RETURN"}  # unicodedata has none
 # A label of a token the model wrote itself (a decoder's continuation), not one of the prompt's
 GENERATED_MARK = "✎"
 BYTES_PART = re.compile(r"(⟨[0-9a-f ]+⟩)")
@@ -92,14 +93,16 @@ def marked(labels: Sequence[str], n_generated: int) -> list[str]:
 
 def character_names(label: str) -> str:
     """What a label is made of, character by character: ``中 U+4E2D CJK UNIFIED IDEOGRAPH-4E2D``;
-    a whitespace mark names the whitespace, a ``⟨e4 b8⟩`` part says it is bytes of an unfinished character."""
+    a whitespace mark names the whitespace, a ``⟨e4 b8⟩`` part says it is bytes of an unfinished character,
+    and the mark of a token the model wrote is left out."""
     unmark = {v: k for k, v in WHITESPACE_MARKS.items()}
     parts = []
-    for piece in BYTES_PART.split(label):
+    for piece in BYTES_PART.split(label.removesuffix(GENERATED_MARK)):
         if BYTES_PART.fullmatch(piece):
             parts.append(f"{piece} part of a character's UTF-8 bytes")
             continue
         for c in piece:
             c = unmark.get(c, c)
-            parts.append(f"{show_whitespace(c)} U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}")
+            name = CONTROL_NAMES.get(c) or unicodedata.name(c, "unnamed")
+            parts.append(f"{show_whitespace(c)} U+{ord(c):04X} {name}")
     return "; ".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from model import capture, load_model
 from model.readable import GENERATED_MARK, byte_alphabet, character_names, marked, readable_tokens, token_bytes
@@ -67,4 +68,20 @@ def test_minilm_labels_are_its_tokens():
 def test_character_names():
     assert character_names("␣中") == "␣ U+0020 SPACE; 中 U+4E2D CJK UNIFIED IDEOGRAPH-4E2D"
     assert character_names("⟨e9⟩") == "⟨e9⟩ part of a character's UTF-8 bytes"
+    assert character_names("↵" + GENERATED_MARK) == "↵ U+000A LINE FEED"
     assert marked(["a", "b"], 1) == ["a", "b" + GENERATED_MARK] and marked(["a"], 0) == ["a"]
+
+
+@pytest.mark.slow
+def test_the_head_view_lists_every_token_with_its_characters_named():
+    at = AppTest.from_file("../dashboard.py", default_timeout=180)
+    at.session_state["model"] = "smollm2"
+    at.session_state["text"] = "中文 🙂"
+    at.session_state["new_tokens"] = 3
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["shown as"][:3]) == ["中", "文", "␣🙂"] and list(table["token"][:3]) == ["ä¸Ń", "æĸĩ", "ĠðŁĻĤ"]
+    assert table["characters"][2] == "␣ U+0020 SPACE; 🙂 U+1F642 SLIGHTLY SMILING FACE"
+    assert len(table) == 3 + 3 and table["shown as"].iloc[-1].endswith(GENERATED_MARK)
+    assert GENERATED_MARK not in table["characters"].iloc[-1]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from model import Capture
+from model.readable import character_names
 from ui.controls import chart_name, choose_kind, clamp_state, explain, hidden_tokens, layer_head
 from ui.figure import show
 from ui.settings import Settings
@@ -114,6 +116,8 @@ def render(cap: Capture, settings: Settings) -> None:
     what = f"H{head}" if not combined else f"{settings.combine}_of_heads"
     title = (f"{cap.model_name} {kind} layer {layer} "
              + (f"head {head}" if not combined else f"{settings.combine} of {n_heads} heads"))
+    if not combined and cap.kv_heads[kind] < n_heads:  # grouped-query attention: say which keys it reads
+        title += f" (key/value head {cap.kv_head(kind, head)}, shared by {n_heads // cap.kv_heads[kind]})"
     if zmax is None:
         title += ": weight × |value|"
     own_range = choose_range() if zmax is not None else False
@@ -125,7 +129,16 @@ def render(cap: Capture, settings: Settings) -> None:
         fig = attention_heatmap(w, q_tokens, k_tokens, title=title, colorscale=settings.colorscale,
                                 highlight=highlight, zmax=top, value=value)
         show(fig, chart_name(cap, kind, layer, what), key="head_view_chart")
+    with st.expander("The tokens, character by character"):
+        st.dataframe(token_table(cap, kind), hide_index=True, width="stretch")
     explain(EXPLANATION)
+
+
+def token_table(cap: Capture, kind: str) -> pd.DataFrame:
+    """Each query token: its position, how it is shown, the tokenizer's own spelling and its characters named."""
+    labels, raw = cap.query_labels(kind), cap.query_tokens(kind)
+    return pd.DataFrame({"position": range(len(labels)), "shown as": labels, "token": raw,
+                         "characters": [character_names(label) for label in labels]})
 
 
 def choose_range() -> bool:
