@@ -57,6 +57,11 @@ def notice_of(model: LoadedModel, enc: Encoded) -> str | None:
     if enc.unknown:
         named = ", ".join(f"'{quote_piece(w)}'" for w in enc.unknown[:8]) + (", ..." if len(enc.unknown) > 8 else "")
         notices.append(f"Not in {model.name}'s vocabulary, read as {model.codec.unk_token}: {named}.")
+        n_unknown = enc.tokens.count(model.codec.unk_token)
+        if n_unknown * 4 >= len(enc.tokens):  # a quarter or more: the axes can no longer be told apart
+            notices.append(f"{n_unknown} of the {len(enc.tokens)} tokens are {model.codec.unk_token}, so their rows "
+                           "and columns look alike. A model with byte-level tokens reads any character: SmolLM2 "
+                           "(Chinese, emoji and code included).")
     return " ".join(notices) or None
 
 

@@ -85,3 +85,12 @@ def test_the_head_view_lists_every_token_with_its_characters_named():
     assert table["characters"][2] == "␣ U+0020 SPACE; 🙂 U+1F642 SLIGHTLY SMILING FACE"
     assert len(table) == 3 + 3 and table["shown as"].iloc[-1].endswith(GENERATED_MARK)
     assert GENERATED_MARK not in table["characters"].iloc[-1]
+
+
+def test_minilm_on_chinese_says_the_unknown_tokens_blur_and_names_a_model_that_reads_it():
+    text = "注意力机制让模型在处理每个词时关注句子中的其他词。"
+    cap = capture(load_model("minilm"), text)
+    n_unknown = cap.tokens.count("[UNK]")
+    assert n_unknown > len(cap.tokens) / 2
+    assert f"{n_unknown} of the {len(cap.tokens)} tokens are [UNK]" in cap.notice and "SmolLM2" in cap.notice
+    assert "SmolLM2" not in (capture(load_model("minilm"), "The cat sat, 猫.").notice or "")  # one unknown: no advice
