@@ -84,6 +84,7 @@ def test_targets_are_printed_against_the_numbers():
     assert target_note("Model view", 900_000, 2.5) == "meets <= 1 MB; meets <= 3 s"
     assert target_note("Model view", 1_200_000, 4.0) == "misses <= 1 MB; misses <= 3 s"
     assert target_note("Head view", 3_000_000, None) == "misses <= 2 MB"
+    assert target_note("Model view", 800_000, 14.0, 0.75) == "meets <= 1 MB; misses <= 3 s first visit, meets again"
     assert target_note("Lines", 10, 0.1) == ""
     assert page_url("http://127.0.0.1:1", "smollm2", "Step by step") == \
         "http://127.0.0.1:1/?model=smollm2&view=Step+by+step"
