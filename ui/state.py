@@ -11,17 +11,18 @@ import gc
 
 import streamlit as st
 
+from i18n import N_, language
 from model import Capture, LoadedModel, capture, load_model
 from model.folders import allowed_roots, resolve_checkpoint
 from ui.settings import Settings
 
-MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2, pretrained encoder)",
-          "translator": "Translator (trained here: English dates -> ISO, encoder-decoder)",
-          "smollm2": "SmolLM2-135M-Instruct (pretrained Llama-style decoder: RoPE, grouped-query attention)"}
+MODELS = {"minilm": N_("MiniLM (all-MiniLM-L6-v2, pretrained encoder)"),
+          "translator": N_("Translator (trained here: English dates -> ISO, encoder-decoder)"),
+          "smollm2": N_("SmolLM2-135M-Instruct (pretrained Llama-style decoder: RoPE, grouped-query attention)")}
 # The picker's last entry: a local Hugging Face checkpoint folder the user types in (not in MODELS,
 # which lists only models that load by name).
 LOCAL = "local"
-LOCAL_LABEL = "Local checkpoint folder"
+LOCAL_LABEL = N_("Local checkpoint folder")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
@@ -44,9 +45,15 @@ def get_model(name: str) -> LoadedModel:
 # another session sees, and keeps per-head queries, keys and values (plus 8-bit thumbnails), not every
 # weight: a 510-token MiniLM capture is ~15 MB, so 8 entries stay near 120 MB; an hour idle frees them.
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner="Running the model...")
+def cached_capture(name: str, text: str, target: str | None, zero_positions: bool, max_new_tokens: int | None,
+                   lang: str) -> Capture:
+    """``lang`` keys the cache by the session's language: a capture's notice is written in it."""
+    return capture(get_model(name), text, target, zero_positions=zero_positions, max_new_tokens=max_new_tokens)
+
+
 def get_capture(name: str, text: str, target: str | None = None, zero_positions: bool = False,
                 max_new_tokens: int | None = None) -> Capture:
-    return capture(get_model(name), text, target, zero_positions=zero_positions, max_new_tokens=max_new_tokens)
+    return cached_capture(name, text, target, zero_positions, max_new_tokens, language())
 
 
 def current_capture(settings: Settings) -> Capture:

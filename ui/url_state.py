@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 
 import streamlit as st
 
+from i18n import DEFAULT, LANGUAGES, N_, _
 from model.capture import MAX_NEW_TOKENS
 from model.folders import MAX_PATH_CHARS
 from ui.compare_view import MODES as COMPARE_MODES
@@ -30,9 +31,14 @@ KEEP = ("layer", "head", "kind", "query", "highlight", "filter_mode", "top_k", "
         "lines_heads", "lines_token", "grid_layer", "grid_head", "head_range", "win_q", "win_k", "gen_step")
 RESTORED = "_url_restored"
 NOTES = "_url_notes"
+# A note is kept as its message and values, and written in the session's language when shown (the language
+# is itself one of the values restored).
+Note = tuple[str, dict[str, object]]
+NOT_A_NUMBER = N_("{key}={value} is not a number.")
 # Options kept in the URL, with their defaults: on/off flags as 1/0, choices by name, numbers.
 FLAGS = {"hide_special": False, "hide_sink": False, "generate": True, "as_chat": False}
-CHOICES = {"combine": (list(COMBINE), "head"), "colorscale": (COLOURSCALES, COLOURSCALES[0]),
+CHOICES = {"lang": (list(LANGUAGES), DEFAULT), "combine": (list(COMBINE), "head"),
+           "colorscale": (COLOURSCALES, COLOURSCALES[0]),
            "pos_section": ([*POSITION_SECTIONS, *ROPE_SECTIONS], None),
            "stats_section": (STATISTICS_SECTIONS, None), "cmp_mode": (COMPARE_MODES, None)}
 NUMBERS = {"new_tokens": (1, MAX_NEW_TOKENS, DEFAULT_NEW_TOKENS), "query": (0, 9999, None)}
@@ -58,7 +64,7 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
     if not ss.get(RESTORED):
         ss[RESTORED] = True
         params = st.query_params.to_dict()
-        notes: list[str] = []
+        notes: list[Note] = []
         model = params.get("model")
         if model in models:
             ss["model"] = model
@@ -68,22 +74,23 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
             ss["model"] = LOCAL
             ss["checkpoint_folder"] = params["folder"][:MAX_PATH_CHARS]
         elif model == LOCAL:
-            notes.append("model=local without folder=...: the link names no checkpoint folder, so the default "
-                         "model opened.")
+            notes.append((N_("model=local without folder=...: the link names no checkpoint folder, so the "
+                            "default model opened."), {}))
         elif model is not None:
-            notes.append(f"model={model!r} is not a model here ({', '.join(models)} or local).")
+            notes.append((N_("model={value} is not a model here ({models} or local)."),
+                          {"value": repr(model), "models": ", ".join(models)}))
         if params.get("text", "").strip():
             ss["text"] = params["text"]
         if params.get("view") in views:
             ss["view"] = params["view"]
         elif "view" in params:
-            notes.append(f"view={params['view']!r} is not a view here.")
+            notes.append((N_("view={value} is not a view here."), {"value": repr(params["view"])}))
         for key in ("layer", "head"):
             if key not in params:
                 continue
             index = parse_index(params[key])
             if index is None:
-                notes.append(f"{key}={params[key]!r} is not a number.")
+                notes.append((NOT_A_NUMBER, {"key": key, "value": repr(params[key])}))
             else:
                 ss[key] = index
         for key in OPTIONS:
@@ -101,28 +108,33 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
             ss[key] = ss[key]
 
 
-def parse_option(key: str, raw: str) -> tuple[object, str | None]:
+def parse_option(key: str, raw: str) -> tuple[object, Note | None]:
     """An option's value from the URL (None: ignored) and a note when it was ignored or changed."""
     if key in FLAGS:
         if raw in ("0", "1"):
             return raw == "1", None
-        return None, f"{key}={raw!r} is not 0 or 1."
+        return None, (N_("{key}={value} is not 0 or 1."), {"key": key, "value": repr(raw)})
     if key in CHOICES:
         allowed = CHOICES[key][0]
         if raw in allowed:
             return raw, None
-        return None, f"{key}={raw!r} is not one of {', '.join(allowed)}."
+        return None, (N_("{key}={value} is not one of {allowed}."),
+                      {"key": key, "value": repr(raw), "allowed": ", ".join(allowed)})
     low, high, _ = NUMBERS[key]
     number = parse_index(raw)
     if number is None:
-        return None, f"{key}={raw!r} is not a number."
+        return None, (NOT_A_NUMBER, {"key": key, "value": repr(raw)})
     clamped = min(max(number, low), high)
-    return clamped, None if clamped == number else f"{key}={number} is outside {low}-{high}: {clamped} is used."
+    if clamped == number:
+        return clamped, None
+    return clamped, (N_("{key}={value} is outside {low}-{high}: {used} is used."),
+                     {"key": key, "value": number, "low": low, "high": high, "used": clamped})
 
 
 def notes() -> list[str]:
-    """What the URL asked for that the page could not use, once: the session's first run only shows them."""
-    return st.session_state.pop(NOTES, [])
+    """What the URL asked for that the page could not use, in the session's language, once: the session's
+    first run only shows them."""
+    return [_(message).format(**values) for message, values in st.session_state.pop(NOTES, [])]
 
 
 def options_params() -> dict[str, str]:
@@ -131,10 +143,10 @@ def options_params() -> dict[str, str]:
     for key, default in FLAGS.items():
         if key in ss and bool(ss[key]) != default:
             out[key] = "1" if ss[key] else "0"
-    for key, (_, default) in CHOICES.items():
+    for key, (_allowed, default) in CHOICES.items():
         if ss.get(key) is not None and ss[key] != default:
             out[key] = str(ss[key])
-    for key, (_, _, default) in NUMBERS.items():
+    for key, (_low, _high, default) in NUMBERS.items():
         if isinstance(ss.get(key), int) and ss[key] != default:
             out[key] = str(ss[key])
     return out
