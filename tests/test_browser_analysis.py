@@ -18,11 +18,12 @@ def pick(pg, label: str) -> None:
 
 
 def wait_for_title(pg, text: str, count: int = 1) -> None:
-    """Until ``count`` plots hold a title (or subplot title) containing ``text``."""
+    """Until ``count`` plots hold a title (or subplot title, its wrapped lines joined) containing ``text``."""
     pg.wait_for_function(
         "([text, count]) => [...document.querySelectorAll('.js-plotly-plot')]"
         ".filter(p => [...p.querySelectorAll('.gtitle, .annotation-text')]"
-        ".some(t => t.textContent.includes(text))).length >= count",
+        ".some(t => ([...t.querySelectorAll('tspan.line')].map(l => l.textContent).join(' ') || t.textContent)"
+        ".includes(text))).length >= count",
         arg=[text, count], timeout=90_000,
     )
 

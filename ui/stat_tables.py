@@ -15,11 +15,12 @@ from viz.statistics import colour_table
 SHORT = {"entropy": "entropy", "distance": "distance", "cls": "[CLS]", "sep": "[SEP]", "punct": "punct.",
          "previous": "previous", "same": "itself", "next": "next", "first": "first", "confidence": "confidence"}
 STAT_WIDTH, INDEX_WIDTH = 70, 48  # px: 14 columns in ~940 px (a 1,400 px window with the sidebar)
-INDEX_NAMES = {"layer": "layer", "head": "head", "kv_head": "KV head", "sentences": "sentences"}
+INDEX_NAMES = {"layer": "layer", "head": "head", "kv_head": "KV", "sentences": "sentences"}
 
 
 def index_config(index_cols: list[str]) -> dict:
-    return {c: st.column_config.NumberColumn(INDEX_NAMES.get(c, c), width=INDEX_WIDTH + 18 * (c == "sentences"))
+    return {c: st.column_config.NumberColumn(INDEX_NAMES.get(c, c), width=INDEX_WIDTH + 18 * (c == "sentences"),
+                                             help="the key/value head it reads" if c == "kv_head" else None)
             for c in index_cols}
 
 

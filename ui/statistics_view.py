@@ -16,6 +16,8 @@ import streamlit as st
 from model import Capture
 from model.corpus import MAX_BYTES, MAX_SENTENCES, corpus_statistics, parse_corpus
 from model.statistics import (
+    FIRST_SPECIAL,
+    LAST_SPECIAL,
     SINK_SHARE,
     STAT_COLUMNS,
     STAT_LABELS,
@@ -47,17 +49,19 @@ SINK_WHY = (
     "decoder it is the one token every position attends to), and the model learns to make what that token "
     "passes on nearly harmless. Xiao et al. 2023, *Efficient Streaming Language Models with Attention Sinks*."
 )
-EXPLANATION = """
+EXPLANATION = f"""
 One row per head, averaged over the query tokens:
 **entropy** (nats; spread-out heads are high, focused heads near 0; uniform over *n* keys is log *n*),
 **mean distance** in tokens between query and attended key, the share of attention on **[CLS]**,
 **[SEP]** and **punctuation**, on the **previous**, **same** and **next** token, on the **first** token
 (whatever it is), and **confidence**: the mean of each row's largest weight (Voita et al., 2019).
 Hover a column header for its full name; click it to sort. A head is flagged as an **attention sink** when
-at least 30% of its attention falls on the first token of the sentence.
+at least {SINK_SHARE:.0%} of its attention falls on the first token of the sentence.
 
-With **Hide special tokens** (sidebar) the statistics are computed on what the other views draw: those
-tokens dropped and each row renormalised to sum to 1; the shares on [CLS] and [SEP] are then left out.
+With **Hide special tokens** or **Hide the first token** (sidebar) the statistics are computed on what
+the other views draw: those tokens dropped and each row renormalised to sum to 1. The shares on [CLS]
+and [SEP] are then left out, as they are for a sentence without such tokens (SmolLM2's prompts); the
+sink flag always reads the full rows.
 Models with grouped-query attention name each head's key/value head (`L5 H4 (KV1)`: query head 4 of
 layer 5 reads key/value head 1), and can show one row per key/value head, the mean of the query heads
 that share it.
@@ -139,9 +143,15 @@ def sentence_rollout(key: tuple, kind: str, hidden: frozenset[str], first: bool,
     return rollout
 
 
-def columns_for(kind: str, hide_special: bool = False, hide_first: bool = False) -> list[str]:
-    """The statistics that mean something for ``kind`` with what the sidebar hides."""
-    return [c for c in STAT_COLUMNS if not (kind == "cross" and c in POSITIONAL)
+def columns_for(kind: str, hide_special: bool = False, hide_first: bool = False,
+                key_tokens: list[str] | None = None) -> list[str]:
+    """The statistics that mean something for ``kind`` with what the sidebar hides; with ``key_tokens``,
+    not the shares on [CLS]- or [SEP]-like tokens the sentence does not have (0 for every head)."""
+    absent = set()
+    if key_tokens is not None:
+        absent = {c for c, marks in (("cls", FIRST_SPECIAL), ("sep", LAST_SPECIAL))
+                  if not any(t in marks for t in key_tokens)}
+    return [c for c in STAT_COLUMNS if not (kind == "cross" and c in POSITIONAL) and c not in absent
             and not (hide_special and c in SPECIAL_SHARES) and not (hide_first and c == "first")]
 
 
@@ -221,7 +231,7 @@ def render_sinks(names: list[str], sinks: np.ndarray, what: str, first_token: st
     n = int(sinks.sum())
     st.markdown(f"**Attention sinks: {n} of {len(sinks)} {what}** put at least {SINK_SHARE:.0%} of their "
                 f"attention on the first token (`{first_token}`); attention spread evenly would put "
-                f"{uniform:.0%} there on this sentence.")
+                f"{uniform:.1%} there on this sentence.")
     if n:
         listed = [names[i] for i in np.flatnonzero(sinks)[:MAX_LISTED]]
         st.caption(", ".join(listed) + (f" and {n - MAX_LISTED} more" if n > MAX_LISTED else "")
@@ -234,7 +244,7 @@ def render_table(cap: Capture, settings: Settings, kind: str) -> None:
     stats = sentence_statistics(key, kind, hidden, first, cap)
     # the sink flag reads the first token of the full rows, whatever the sidebar hides
     full = sentence_statistics(key, kind, frozenset(), False, cap) if hidden or first else stats
-    cols = columns_for(kind, bool(hidden), first)
+    cols = columns_for(kind, bool(hidden), first, cap.key_tokens(kind))
     hidden_note(settings)
     names = head_names(cap, kind)
     grouped = False

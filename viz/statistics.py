@@ -22,7 +22,8 @@ from viz.labels import escape
 
 ERROR_BAR_COLOUR = "rgb(70, 70, 70)"  # dark grey: visible above light and dark bars alike
 LAYER_SCALE = "Viridis"
-MAX_BAR_TICKS = 72  # vertical labels ~13 px apart on a 1,000 px wide chart; more heads label a subset
+MAX_BAR_TICKS = 60  # vertical labels at least ~14 px apart on a chart 850 px across; more heads label a subset
+MANY_BARS = 100  # beyond this many heads a bar is a few pixels wide: error bars lose their caps
 MAX_MATRIX_TICKS = 30  # similarity matrix labels at 12 px with room between them on a 900 px figure
 TICK_FONT = 12
 
@@ -119,7 +120,8 @@ def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, tit
     fig = go.Figure(go.Bar(
         x=names, y=frame[f"{stat}_mean"].to_numpy(dtype=float),
         error_y={"type": "data", "array": frame[f"{stat}_std"].fillna(0.0).to_numpy(dtype=float),
-                 "color": ERROR_BAR_COLOUR, "thickness": 1.5},
+                 "color": ERROR_BAR_COLOUR, "thickness": 1.0 if len(frame) > MANY_BARS else 1.5,
+                 "width": 0 if len(frame) > MANY_BARS else 3},
         marker={"color": layer_colours(frame["layer"].to_numpy())},
         hovertemplate="%{x}<br>mean %{y:.3f} ± %{error_y.array:.3f}<extra></extra>",
     ))
