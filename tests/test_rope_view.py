@@ -115,6 +115,15 @@ def test_unrotated_pattern_is_the_masked_softmax_of_content(cap):
     assert np.abs(w - cap.head(KIND, layer, head)).max() > 0.01  # the rotation matters to this head
 
 
+def test_a_previous_token_head_is_made_by_the_rotation(cap):
+    """SmolLM2's layer 16 head 0 looks at the token before; without the rotation it hardly does."""
+    with_rotation = np.diagonal(cap.head(KIND, 16, 0), -1).mean()
+    without = np.diagonal(rope.unrotated_pattern(cap, KIND, 16, 0), -1).mean()
+    assert with_rotation > 0.5 > 0.2 > without
+    offsets, _, position, _ = rope.offset_means(cap, KIND, 16, 0)
+    assert offsets[np.argmax(position)] == -1  # where the rotation adds most
+
+
 def test_first_token_share_is_the_heads_own(cap):
     share = rope.first_token_share(cap, KIND, last=8)
     assert share.shape == (30, 9)
@@ -138,7 +147,7 @@ def test_rope_figures_hold_the_numbers(cap):
     np.testing.assert_allclose(fig.data[0].y, freq)
     np.testing.assert_allclose(fig.data[1].y, 2 * np.pi / freq)
     assert fig.layout.yaxis.type == fig.layout.yaxis2.type == "log"
-    assert [s.y0 for s in fig.layout.shapes] == [16, 2048]
+    assert [list(t.y) for t in fig.data[2:]] == [[16, 16], [2048, 2048]]  # this text, the longest input
 
     split = rope.query_scores(cap, KIND, 3, 4, len(cap.tokens) - 1)
     fig = query_scores_figure(split.keys, split.rotated, split.content, cap.tokens)
@@ -166,6 +175,7 @@ def test_robust_colour_range_shows_minilms_table(minilm):
     assert robust.zmin == -robust.zmax and robust.zmax < 0.1 * top
     assert np.mean(np.abs(table) <= robust.zmax) >= 0.99  # 99% of the cells get their own colour
     rng = colour_range(table)
+    assert rng.share_beyond == pytest.approx(np.mean(np.abs(table) > robust.zmax)) and rng.share_beyond <= 0.006
     assert next(iter(rng.clipped)) == int(np.abs(table).max(axis=0).argmax())  # the outlier is named first
     assert f"dim {next(iter(rng.clipped))}" in rng.describe() and "clipped at" in robust.colorbar.title.text
     scaled = positions_heatmap(table, scale="dimension").data[0]

@@ -37,6 +37,7 @@ ROPE_SECTIONS = ["Rotation speeds", "One query's scores", "Scores by offset", "W
                  "Ablation"]
 MAX_CELLS = 256  # a pattern wider than this is pooled into blocks (or cut to a window) before it is sent
 WINDOW = 128  # tokens a window of a long pattern holds
+SHOWN_CHARS = 400  # of the shuffled text in its caption: a long text's would fill the page
 NO_ORDER = ("Without positional vectors, self-attention cannot tell word order apart: shuffle the words and "
             "each weight moves with its word, nothing else changes.")
 CAUSAL_ORDER = ("A causal mask tells order apart by itself: each token sees only the tokens before it, so "
@@ -235,7 +236,8 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
     layer, head = layer_head(cap.shape(kind))
     seed = st.number_input("Shuffle seed", 0, 10_000, 0, key="pos_seed")
     shuffled, order = shuffle_words(settings.text, int(seed))
-    st.caption(f"Shuffled words (seed {seed}): {plain(shuffled)}")
+    shown = shuffled if len(shuffled) <= SHOWN_CHARS else shuffled[:SHOWN_CHARS] + " …"
+    st.caption(f"Shuffled words (seed {seed}): {plain(shown)}")
     # with no positional vectors to zero, the zeroed captures are the plain ones: no forward pass for them
     zeroed = get_capture(settings.model_name, settings.text, zero_positions=True) if cap.positions is not None else cap
     mixed = get_capture(settings.model_name, shuffled)

@@ -29,6 +29,7 @@ class ColourRange:
     limit: float
     how: str  # a key of SCALES
     clipped: dict[int, float]  # dimension -> its largest |value|, for the dimensions beyond ±limit, largest first
+    share_beyond: float = 0.0  # of all values, the share outside ±limit
 
     def describe(self, most: int = 5) -> str:
         """What a caption says of the range, e.g. ``colours clipped at ±0.073 ...; beyond: dim 99 (1.87) ...``."""
@@ -43,7 +44,8 @@ class ColourRange:
         dims = list(self.clipped.items())
         shown = ", ".join(f"dim {d} ({v:.3g})" for d, v in dims[:most])
         more = f" and {len(dims) - most} more" if len(dims) > most else ""
-        return f"{text}; {len(dims)} dimensions reach beyond it and show at the ends of the scale: {shown}{more}"
+        return (f"{text}; {self.share_beyond:.1%} of the values lie beyond it and are drawn at the ends of the "
+                f"scale, in {len(dims)} dimensions: {shown}{more}")
 
 
 def colour_range(positions: np.ndarray, how: str = "robust") -> ColourRange:
@@ -59,7 +61,8 @@ def colour_range(positions: np.ndarray, how: str = "robust") -> ColourRange:
     limit = limit if limit > 0 else (top or 1.0)
     peaks = a.max(axis=0) if a.size else np.zeros(0)  # (dims,)
     beyond = [int(d) for d in np.argsort(-peaks) if peaks[d] > limit * (1 + 1e-6)]
-    return ColourRange(limit, how, {d: float(peaks[d]) for d in beyond})
+    share = float(np.mean(a > limit * (1 + 1e-6))) if a.size else 0.0
+    return ColourRange(limit, how, {d: float(peaks[d]) for d in beyond}, share)
 
 
 def positions_heatmap(positions: np.ndarray, tokens: list[str] | None = None, *, title: str = "",

@@ -63,13 +63,18 @@ def frequency_figure(freq: np.ndarray, *, n_tokens: int | None = None, max_posit
     fig.add_trace(go.Scatter(y=f, marker={"color": ROTATED}, name="turn per token", **common), row=1, col=1)
     fig.add_trace(go.Scatter(y=wave, marker={"color": CONTENT}, name="wavelength", **common), row=1, col=2)
     for n, label in ((n_tokens, "this text"), (max_positions, "the longest input read here")):
-        if n:
-            fig.add_hline(y=n, line={"dash": "dash", "color": "grey"}, row=1, col=2,
-                          annotation_text=escape(f"{label}: {n:,} tokens"), annotation_position="top left")
+        if n:  # a trace, not add_hline: on a log axis its annotation would stretch the range to 10^n
+            fig.add_trace(go.Scatter(x=[0, f.size - 1], y=[n, n], mode="lines+text", name=label,
+                                     text=["", escape(f"{label}: {n:,} tokens")], textposition="bottom left",
+                                     line={"dash": "dash", "color": "grey", "width": 1}, showlegend=False,
+                                     hovertemplate=escape(f"{label}: {n:,} tokens") + "<extra></extra>"),
+                          row=1, col=2)
     for col in (1, 2):
         fig.update_xaxes(title_text=f"dimension pair i (of {f.size}; d_head {d})", row=1, col=col)
-    fig.update_yaxes(type="log", title_text="radians per token", row=1, col=1)
-    fig.update_yaxes(type="log", title_text="tokens", row=1, col=2)
+    fig.update_yaxes(type="log", title_text="radians per token", exponentformat="power", row=1, col=1)
+    decades = 10.0 ** np.arange(0, np.ceil(np.log10(wave.max())) + 1)
+    fig.update_yaxes(type="log", title_text="tokens", tickvals=decades, ticktext=[f"{v:,.0f}" for v in decades],
+                     row=1, col=2)
     fig.update_layout(title=title_style(title), height=420,
                       margin={"l": 70, "r": 20, "t": top_margin(title, subplot_titles=True), "b": 50})
     return fig
@@ -98,8 +103,10 @@ def query_scores_figure(keys: np.ndarray, rotated: np.ndarray, content: np.ndarr
     text = [f"{i} {escape(tokens[i])}" for i in x]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
     hover = "key %{hovertext}<br>%{fullData.name}: %{y:.3f}<extra></extra>"
-    for values, kind, color in ((r, "rotated", ROTATED), (c, "content", CONTENT)):
-        fig.add_trace(go.Scatter(x=x, y=values, mode=_mode(x.size), name=LINE_LABELS[kind], line={"color": color},
+    # the content line dashed over a wider rotated one: where the rotation changes little both stay visible
+    for values, kind, line in ((r, "rotated", {"color": ROTATED, "width": 4}),
+                               (c, "content", {"color": CONTENT, "width": 2, "dash": "dash"})):
+        fig.add_trace(go.Scatter(x=x, y=values, mode=_mode(x.size), name=LINE_LABELS[kind], line=line,
                                  hovertext=text, hovertemplate=hover), row=1, col=1)
     fig.add_trace(go.Bar(x=x, y=r - c, name=LINE_LABELS["position"], marker={"color": POSITION},
                          hovertext=text, hovertemplate=hover), row=2, col=1)
@@ -150,10 +157,10 @@ def offset_scores_figure(offsets: np.ndarray, content: np.ndarray, position: np.
     _same_length(offsets=x, counts=n)
     hover = "offset %{x}<br>%{fullData.name}: %{y:.3f}<br>mean over %{customdata:,} pairs<extra></extra>"
     fig = go.Figure([
-        go.Scatter(x=x, y=c + p, mode=_mode(x.size), name=LINE_LABELS["rotated"], line={"color": ROTATED},
-                   customdata=n, hovertemplate=hover),
-        go.Scatter(x=x, y=c, mode=_mode(x.size), name=LINE_LABELS["content"], line={"color": CONTENT},
-                   customdata=n, hovertemplate=hover),
+        go.Scatter(x=x, y=c + p, mode=_mode(x.size), name=LINE_LABELS["rotated"],
+                   line={"color": ROTATED, "width": 4}, customdata=n, hovertemplate=hover),
+        go.Scatter(x=x, y=c, mode=_mode(x.size), name=LINE_LABELS["content"],
+                   line={"color": CONTENT, "width": 2, "dash": "dash"}, customdata=n, hovertemplate=hover),
         go.Scatter(x=x, y=p, mode=_mode(x.size), name=LINE_LABELS["position"], line={"color": POSITION},
                    customdata=n, hovertemplate=hover),
     ])
