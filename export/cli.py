@@ -4,8 +4,9 @@
 
 writes ``plots/minilm_L2_H5_encoder.png``. See ``--help`` for ``--all-heads``,
 ``--view grid|head|positions``, ``--format png|svg|pdf|html|csv|npz|json`` and
-``--input FILE`` (one sentence per line). Prints each file it writes; exits 2
-with a message on a bad argument and 1 when an image cannot be rendered.
+``--input FILE`` (one sentence per line). ``--format csv`` writes every weight of every head, as
+the page's CSV does (``minilm_attention.csv``); ``--kind``, ``--layer`` and ``--head`` keep only those.
+Prints each file it writes; exits 2 with a message on a bad argument and 1 when an image cannot be rendered.
 """
 
 from __future__ import annotations
