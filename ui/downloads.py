@@ -24,6 +24,7 @@ import streamlit as st
 from export import images
 from export.images import IMAGE_FORMATS, MAX_SIDE_PX, MIME, ChromiumMissing, ImageExportError, check_image_size
 from export.names import file_name
+from i18n import _, language, set_language
 from viz.publication import for_print, print_min_size
 
 SCALES = (1, 2, 3, 4)
@@ -49,13 +50,13 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, (ChromiumMissing, ImageExportError)):
         return str(exc)
     if isinstance(exc, ValueError):
-        return f"This image is too large or malformed: {exc}"
+        return _("This image is too large or malformed: {reason}").format(reason=exc)
     if isinstance(exc, TimeoutError):
-        return (f"The image renderer (Chromium) gave no image within {images.RENDER_TIMEOUT_S:.0f} s: "
-                "try a smaller size or scale, or try again")
+        return _("The image renderer (Chromium) gave no image within {seconds} s: try a smaller size or scale, "
+                 "or try again").format(seconds=f"{images.RENDER_TIMEOUT_S:.0f}")
     if isinstance(exc, OSError):
-        return f"The image could not be written: {exc.strerror or exc}"
-    return f"The image could not be rendered ({type(exc).__name__}: {exc})"
+        return _("The image could not be written: {reason}").format(reason=exc.strerror or exc)
+    return _("The image could not be rendered ({error}: {reason})").format(error=type(exc).__name__, reason=exc)
 
 
 def image_maker(fig: go.Figure, fmt: str, width: int, height: int, scale: float,
@@ -65,14 +66,18 @@ def image_maker(fig: go.Figure, fmt: str, width: int, height: int, scale: float,
     With ``jobs``, the render is recorded under ``key``; a failure leaves its readable reason there
     and raises ``ImageExportError`` with it, so no broken file is delivered.
     """
+    lang = language()  # the click's render runs on a worker thread, outside this session's context
+
     def make() -> bytes:
+        set_language(lang)
         job = ImageJob()
         if jobs is not None:
             jobs[key] = job
         try:
             return images.render_image(for_print(fig), fmt, width=width, height=height, scale=scale)
         except Exception as exc:
-            job.error = f"The {fmt.upper()} could not be made. {failure_reason(exc)}"
+            job.error = _("The {format} could not be made. {reason}").format(format=fmt.upper(),
+                                                                            reason=failure_reason(exc))
             raise ImageExportError(job.error) from exc
         finally:
             job.done.set()
@@ -105,7 +110,7 @@ def size_problem(width: int, height: int, scale: float, fmt: str = "png") -> str
     try:
         check_image_size(width, height, scale, fmt)
     except ValueError as exc:
-        return f"This image is too large or malformed: {exc}"
+        return _("This image is too large or malformed: {reason}").format(reason=exc)
     return None
 
 
@@ -123,10 +128,10 @@ def size_inputs(key: str, width: int, height: int, least: tuple[int, int] = (MIN
     least_w, least_h = max(least[0], MIN_SIDE), max(least[1], MIN_SIDE)
     # a tall figure (a long lines view) must not start outside the inputs' range
     width, height = min(max(width, least_w), MAX_SIDE), min(max(height, least_h), MAX_SIDE)
-    w = c1.number_input("Width (px)", least_w, MAX_SIDE, width, step=50, key=f"{key}_width")
-    h = c2.number_input("Height (px)", least_h, MAX_SIDE, height, step=50, key=f"{key}_height")
-    s = c3.selectbox("Scale", SCALES, index=1, key=f"{key}_scale", format_func=lambda v: f"{v}x",
-                     help="Pixels per layout pixel in PNG: 2x or more for print. SVG and PDF are vectors.")
+    w = c1.number_input(_("Width (px)"), least_w, MAX_SIDE, width, step=50, key=f"{key}_width")
+    h = c2.number_input(_("Height (px)"), least_h, MAX_SIDE, height, step=50, key=f"{key}_height")
+    s = c3.selectbox(_("Scale"), SCALES, index=1, key=f"{key}_scale", format_func=lambda v: f"{v}x",
+                     help=_("Pixels per layout pixel in PNG: 2x or more for print. SVG and PDF are vectors."))
     return int(w), int(h), int(s)
 
 
@@ -137,7 +142,7 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
     """
     name = file_name(name)
     jobs = image_jobs()
-    with st.popover("Download", icon=":material/download:", key=f"{key}_downloads"):
+    with st.popover(_("Download"), icon=":material/download:", key=f"{key}_downloads"):
         width, height, scale = size_inputs(
             f"{key}_dl", int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT),
             least=print_min_size(fig))
@@ -151,7 +156,7 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
         cols = st.columns(len(IMAGE_FORMATS) + 1)
         clicks = {}
         for col, fmt in zip(cols, IMAGE_FORMATS, strict=False):
-            size = f"{width * scale} x {height * scale} px" if fmt == "png" else "vector image"
+            size = f"{width * scale} x {height * scale} px" if fmt == "png" else _("vector image")
             why = problem or size_problem(width, height, scale, fmt)
             button = f"{key}_dl_{fmt}"
             clicks[button] = col.download_button(
@@ -161,10 +166,12 @@ def figure_downloads(fig: go.Figure, name: str, key: str) -> None:
             )
         cols[-1].download_button(
             "HTML", data=html_maker(fig), file_name=f"{name}.html", mime=MIME["html"], key=f"{key}_dl_html",
-            on_click="ignore", help="Interactive page that works offline (plotly.js included)",
+            on_click="ignore", help=_("Interactive page that works offline (plotly.js included)"),
         )
-        st.caption(problem or f"PNG {width * scale} x {height * scale} px; SVG and PDF {width} x {height}; "
-                              "HTML is the interactive chart.")
+        st.caption(problem or _("PNG {png_width} x {png_height} px; SVG and PDF {width} x {height}; "
+                                "HTML is the interactive chart.").format(png_width=width * scale,
+                                                                         png_height=height * scale,
+                                                                         width=width, height=height))
         errors = [e for button, clicked in clicks.items() if (e := render_failure(jobs, button, clicked))]
         if errors:
             failed.error("\n\n".join(errors))

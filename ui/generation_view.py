@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from export.names import file_name
+from i18n import N_, _
 from model import Capture
 from ui.controls import chart_name, clamp_state, explain, hidden_tokens, index_slider, not_applied
 from ui.figure import show
@@ -15,7 +16,7 @@ from viz.heatmaps import named_rows_heatmap
 from viz.matrix_ops import hide_tokens
 
 KIND = "decoder"
-EXPLANATION = """
+EXPLANATION = N_("""
 A decoder writes one token at a time. At each step it reads the whole text so far, and the
 **last** token's query attends over every earlier token (never a later one: the causal mask);
 what comes out of the last layer there is turned into the next token (here the most likely
@@ -33,7 +34,7 @@ was at the moment of writing: nothing written later can change it.
 Many heads put much of each row on the very first token whatever it is: an *attention sink*
 (Xiao et al. 2023). Softmax has to give its weight somewhere; a head with nothing useful to add
 parks it on a token every query can see. The sidebar can hide it and renormalise rows.
-"""
+""")
 
 
 def head_names(cap: Capture) -> list[str]:
@@ -46,11 +47,12 @@ def not_generated(cap: Capture) -> bool:
     if cap.n_generated:
         return False
     if cap.architecture == "decoder":
-        st.info("The model only read the prompt. Tick **Continue the text** in the sidebar to have it write, "
-                "then step through what it wrote here.")
+        st.info(_("The model only read the prompt. Tick **Continue the text** in the sidebar to have it write, "
+                  "then step through what it wrote here."))
     else:
-        st.info(f"{cap.model_name} does not continue a text: this view is for a decoder such as SmolLM2 (pick it in "
-                "the sidebar's Model menu). The translator's output is in the Translation view.")
+        st.info(_("{model} does not continue a text: this view is for a decoder such as SmolLM2 (pick it in "
+                  "the sidebar's Model menu). The translator's output is in the Translation view.").format(
+                      model=cap.model_name))
     return True
 
 
@@ -59,47 +61,53 @@ def render(cap: Capture, settings: Settings) -> None:
         return
     labels = cap.query_labels(KIND)
     n, first_written = len(labels), len(labels) - cap.n_generated
-    st.markdown(f"What {plain(cap.model_name)} **wrote** after the {first_written} tokens of the prompt "
-                f"({cap.n_generated} tokens, marked ✎ on every axis):")
+    st.markdown(_("What {model} **wrote** after the {n_prompt} tokens of the prompt ({n} tokens, marked ✎ on every "
+                  "axis):").format(model=plain(cap.model_name), n_prompt=first_written, n=cap.n_generated))
     st.code(cap.output_text or "", language=None, wrap_lines=True)
     clamp_state("gen_step", 1, cap.n_generated)
-    step = st.slider("Step", 1, cap.n_generated, key="gen_step",
-                     help="Step t wrote the t-th token of the continuation.")
+    step = st.slider(_("Step"), 1, cap.n_generated, key="gen_step",
+                     help=_("Step t wrote the t-th token of the continuation."))
     written = first_written + step - 1  # the position of the token this step wrote
     query = written - 1  # the token whose attention row chose it
-    st.markdown(f"Step {step} wrote **{plain(labels[written])}** (position {written}), from the attention of "
-                f"**{plain(labels[query])}** (position {query}) over the {query + 1} tokens before it.")
+    st.markdown(_("Step {step} wrote **{token}** (position {position}), from the attention of **{query_token}** "
+                  "(position {query}) over the {n} tokens before it.").format(
+                      step=step, token=plain(labels[written]), position=written, query_token=plain(labels[query]),
+                      query=query, n=query + 1))
 
     n_layers = cap.n_layers(KIND)
-    layer = index_slider(st, "Layer", n_layers, "layer")
+    layer = index_slider(st, _("Layer"), n_layers, "layer")
     ignored = not_applied(settings, sink=False, special=False)
     if ignored:
-        st.caption(f"Not applied here ({', '.join(ignored)}): the figures show every head of the layer.")
+        st.caption(_("Not applied here ({settings}): the figures show every head of the layer.").format(
+            settings=", ".join(ignored)))
     hide, first = hidden_tokens(cap, settings), settings.hide_sink
     keys = labels[:query + 1]
 
     def row_of(weights: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """``[..., n, n]`` -> the query's row over the keys it saw, the hidden keys dropped: ``[..., keys]``."""
         sub = weights[..., query:query + 1, :query + 1]  # (..., 1, keys)
-        w, _, kept = hide_tokens(sub, [labels[query]], keys, hide, first=first)
+        w, _rows, kept = hide_tokens(sub, [labels[query]], keys, hide, first=first)
         return w[..., 0, :], kept
 
     heads, kept = row_of(cap.layer(KIND, layer))  # (H, keys)
-    title = f"step {step}: each head of layer {layer} writing {labels[written]}"
-    show(named_rows_heatmap(heads, head_names(cap), kept, rows="head", title=title, colorscale=settings.colorscale),
+    title = _("step {step}: each head of layer {layer} writing {token}").format(step=step, layer=layer,
+                                                                               token=labels[written])
+    show(named_rows_heatmap(heads, head_names(cap), kept, rows=_("head"), title=title,
+                            colorscale=settings.colorscale),
          chart_name(cap, KIND, layer, f"step{step}_heads"), key="gen_heads_chart")
 
     layers = np.stack([row_of(att)[0].mean(axis=0) for att in cap.layers(KIND)])  # (L, keys)
-    show(named_rows_heatmap(layers, [f"L{i}" for i in range(n_layers)], kept, rows="layer",
-                            title=f"step {step}: mean of each layer's heads", colorscale=settings.colorscale),
+    show(named_rows_heatmap(layers, [f"L{i}" for i in range(n_layers)], kept, rows=_("layer"),
+                            title=_("step {step}: mean of each layer's heads").format(step=step),
+                            colorscale=settings.colorscale),
          file_name(cap.model_name, "all_layers", f"step{step}", KIND), key="gen_layers_chart")
 
-    head = index_slider(st, "Head", cap.n_heads(KIND), "head")
+    head = index_slider(st, _("Head"), cap.n_heads(KIND), "head")
     att = cap.head(KIND, layer, head)[first_written - 1:n - 1]  # (written, n): the rows that chose each token
     names = [f"{i + 1} {labels[first_written + i]}" for i in range(cap.n_generated)]  # unique, never hidden
-    steps, _, kept_all = hide_tokens(att, names, labels, hide, first=first)
-    title = f"every step: {head_names(cap)[head]} of layer {layer}"
-    show(named_rows_heatmap(steps, names, kept_all, rows="step (token written)", title=title,
+    steps, _rows, kept_all = hide_tokens(att, names, labels, hide, first=first)
+    title = _("every step: {head} of layer {layer}").format(head=head_names(cap)[head], layer=layer)
+    show(named_rows_heatmap(steps, names, kept_all, rows=_("step (token written)"), title=title,
                             colorscale=settings.colorscale),
          chart_name(cap, KIND, layer, f"H{head}_steps"), key="gen_steps_chart")
     explain(EXPLANATION)

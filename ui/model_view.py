@@ -5,26 +5,27 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from i18n import N_, _
 from model import Capture
 from model.statistics import SINK_SHARE, sink_heads
-from ui.controls import choose_kind, clamp_state, explain, hidden_tokens
+from ui.controls import choose_kind, clamp_state, explain, hidden_tokens, kind_word
 from ui.figure import show
 from ui.settings import Settings
 from ui.text import plain
 from viz.grid import MAX_CELLS, model_view_figure, thumbnails
 from viz.matrix_ops import hide_tokens
 
-EXPLANATION = f"""
+EXPLANATION = N_("""
 Every head of every layer at once: rows are layers (L0 at the top), columns are heads.
 Each thumbnail is that head's attention matrix, queries down and keys across, on one shared
 colour scale from 0 to 1, so heads can be compared at a glance: a diagonal looks at the token
 itself, a line just off it at the neighbour, a bright column at one token every query parks on
 (often [SEP] or a full stop).
 
-Long sentences are pooled to at most {MAX_CELLS} x {MAX_CELLS} cells a thumbnail, each cell showing
+Long sentences are pooled to at most {max_cells} x {max_cells} cells a thumbnail, each cell showing
 the strongest weight of the tokens it covers, which is what a thumbnail this small can show.
 Choose a layer and head below and open it in the head view to read it token by token.
-"""
+""")
 
 
 def open_in_head_view() -> None:
@@ -84,23 +85,26 @@ def render(cap: Capture, settings: Settings) -> None:
         st.session_state["grid_head"] = st.session_state["head"]
 
     col1, col2, col3 = st.columns([1, 1, 2], vertical_alignment="bottom")
-    layer = col1.selectbox("Layer", range(n_layers), key="grid_layer", format_func=lambda i: f"L{i}")
-    head = col2.selectbox("Head", range(n_heads), key="grid_head", format_func=lambda i: f"H{i}")
-    col3.button(f"Open L{layer} H{head} in the head view", on_click=open_in_head_view, key="grid_open")
+    layer = col1.selectbox(_("Layer"), range(n_layers), key="grid_layer", format_func=lambda i: f"L{i}")
+    head = col2.selectbox(_("Head"), range(n_heads), key="grid_head", format_func=lambda i: f"H{i}")
+    col3.button(_("Open L{layer} H{head} in the head view").format(layer=layer, head=head),
+                on_click=open_in_head_view, key="grid_open")
 
     share = cap.first_share(kind)
     sinks = sink_heads(share)
     n_kv = cap.kv_heads[kind]
     labels = [f"H{h}<br>KV{cap.kv_head(kind, h)}" if n_kv < n_heads else f"H{h}" for h in range(n_heads)]
-    title = f"{cap.model_name} {kind}: {n_layers} layers x {n_heads} heads"
+    title = _("{model} {kind}: {layers} layers x {heads} heads").format(
+        model=cap.model_name, kind=kind_word(kind), layers=n_layers, heads=n_heads)
     if n_kv < n_heads:
-        title += f" sharing {n_kv} key/value heads"
+        title = _("{title} sharing {n} key/value heads").format(title=title, n=n_kv)
     fig = model_view_figure(view_thumbnails(cap, settings, kind), title=title, colorscale=settings.colorscale,
                             selected=(layer, head), head_labels=labels, first_share=share, sinks=sinks)
     show(fig, f"{cap.model_name}_model_view_{kind}", key="model_view_chart",
          select=open_clicked_panel)
     if sinks.any():
-        st.caption(f"▼ {int(sinks.sum())} of {sinks.size} heads are attention sinks: they put at least "
-                   f"{SINK_SHARE:.0%} of their attention on the first token ({plain(cap.key_labels(kind)[0])}), "
-                   "whatever it is. Hide it in the sidebar to see how the rest is shared.")
-    explain(EXPLANATION)
+        st.caption(_("▼ {n} of {total} heads are attention sinks: they put at least {share} of their attention on "
+                     "the first token ({token}), whatever it is. Hide it in the sidebar to see how the rest is "
+                     "shared.").format(n=int(sinks.sum()), total=sinks.size, share=f"{SINK_SHARE:.0%}",
+                                       token=plain(cap.key_labels(kind)[0])))
+    explain(_(EXPLANATION).format(max_cells=MAX_CELLS))

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from i18n import _
 from viz.heatmaps import (
     heatmap_figure,
     heatmap_height,
@@ -48,9 +49,9 @@ def head_mean(cross_layer: np.ndarray) -> np.ndarray:
 
 def _trace(w: np.ndarray, source_tokens: list[str], output_tokens: list[str], colorscale: str,
            showscale: bool) -> go.Heatmap:
-    return heatmap_trace(w, output_tokens, source_tokens, rows="writing", cols="looks at", colorscale=colorscale,
-                         zmin=0.0, zmax=1.0, showscale=showscale,
-                         colorbar_title="attention" if showscale else None)
+    return heatmap_trace(w, output_tokens, source_tokens, rows=_("writing"), cols=_("looks at"),
+                         colorscale=colorscale, zmin=0.0, zmax=1.0, showscale=showscale,
+                         colorbar_title=_("attention") if showscale else None)
 
 
 def alignment_heatmap(weights: np.ndarray, source_tokens: list[str], output_tokens: list[str], *,
@@ -60,8 +61,8 @@ def alignment_heatmap(weights: np.ndarray, source_tokens: list[str], output_toke
     n_steps, n_source = w.shape
     fig = heatmap_figure(
         _trace(w, source_tokens, output_tokens, colorscale, showscale=True), title=title, ticks_on_top=True,
-        xaxis=token_axis(source_tokens, "source token", tickangle=-60),
-        yaxis=token_axis(output_tokens, "output token written"),
+        xaxis=token_axis(source_tokens, _("source token"), tickangle=-60),
+        yaxis=token_axis(output_tokens, _("output token written")),
     )
     if highlight is not None:
         if not 0 <= highlight < n_steps:
@@ -78,7 +79,7 @@ def alignment_grid(cross_layer: np.ndarray, source_tokens: list[str], output_tok
     if a.ndim != 3:
         raise ValueError(f"expected [heads, steps, source], got shape {a.shape}")
     n_heads = a.shape[0]
-    fig = make_subplots(rows=1, cols=n_heads, subplot_titles=[f"head {h}" for h in range(n_heads)],
+    fig = make_subplots(rows=1, cols=n_heads, subplot_titles=[_("head {head}").format(head=h) for h in range(n_heads)],
                         horizontal_spacing=0.03)
     for h in range(n_heads):
         w = validate_matrix(a[h], output_tokens, source_tokens)
@@ -104,12 +105,12 @@ def step_bars(weights: np.ndarray, source_tokens: list[str], written: str, step:
     colors = ["crimson" if i == top else "steelblue" for i in range(len(source_tokens))]
     fig = go.Figure(go.Bar(
         x=position_labels(source_tokens), y=w, marker={"color": colors},
-        hovertemplate="%{x}<br>weight %{y:.3f}<extra></extra>",
+        hovertemplate="%{x}<br>" + _("weight") + " %{y:.3f}<extra></extra>",
     ))
     fig.update_layout(
-        title=title_style(title or f"step {step}: writing '{written}'"),
-        xaxis={"title": {"text": "source token"}, "tickangle": -60, **axis_ticks(source_tokens)},
-        yaxis={"title": {"text": "attention"}, "range": [0, 1]},
+        title=title_style(title or _("step {step}: writing '{token}'").format(step=step, token=written)),
+        xaxis={"title": {"text": _("source token")}, "tickangle": -60, **axis_ticks(source_tokens)},
+        yaxis={"title": {"text": _("attention")}, "range": [0, 1]},
         margin={"l": 60, "r": 20, "t": 60, "b": 20},
         height=320,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from i18n import _
 from viz.heatmaps import title_style
 from viz.matrix_ops import downsample, quantise_u8
 
@@ -73,7 +74,7 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
         # cell j of head h is centred at h - 0.5 + (j + 0.5) / ck, so rounding x gives h
         x0=-0.5 + 0.5 / ck, dx=1.0 / ck, y0=-0.5 + 0.5 / cq, dy=1.0 / cq,
         zmin=0, zmax=255, colorscale=colorscale,
-        colorbar={"title": {"text": "attention"}, "tickvals": [0, 64, 128, 191, 255],
+        colorbar={"title": {"text": _("attention")}, "tickvals": [0, 64, 128, 191, 255],
                   "ticktext": ["0", "0.25", "0.5", "0.75", "1"]},
         hoverinfo="skip",
     ))
@@ -85,8 +86,8 @@ def model_view_figure(attentions: np.ndarray, *, title: str = "", colorscale: st
         marker={"size": max(8, min(40, round(900 / n_heads * 0.6))), "opacity": 0.0, "symbol": "square"},
         customdata=np.stack([names.ravel(), np.round(share.ravel(), 3)], axis=1),
         hovertemplate=("%{customdata[0]}<br>" + ("" if first_share is None else
-                                                  "share on the first token: %{customdata[1]}<br>")
-                       + "click to open it in the head view<extra></extra>"),
+                                                  _("share on the first token: %{customdata[1]}") + "<br>")
+                       + _("click to open it in the head view") + "<extra></extra>"),
     ))
     if sinks is not None and np.any(sinks):
         lay, h = np.nonzero(np.asarray(sinks, dtype=bool))

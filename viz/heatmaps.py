@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from i18n import _
 from viz.labels import axis_ticks, escape, position_labels
 
 ROW_PX = 22  # pixels a row gets while they fit between the bounds below
@@ -75,19 +76,23 @@ def token_axis(tokens: Sequence[str] | None = None, title: str = "", **extra) ->
 
 
 def heatmap_trace(z: np.ndarray, row_tokens: Sequence[str] | None = None, col_tokens: Sequence[str] | None = None,
-                  *, rows: str = "query", cols: str = "key", value: str = "weight", x=None, y=None,
+                  *, rows: str | None = None, cols: str | None = None, value: str | None = None, x=None, y=None,
                   hovertemplate: str | None = None, colorbar_title: str | None = None, **style) -> go.Heatmap:
     """One heatmap trace of a 2-D ``z``: rows down, columns across.
 
     Rows and columns are token positions (``row_tokens`` / ``col_tokens``; plain positions when
     None) unless explicit coordinates ``x`` / ``y`` are given (head names, offsets). The hover reads
-    ``{rows} <row>``, ``{cols} <column>``, ``{value} <z>``. ``style`` goes to the trace as it is
+    ``{rows} <row>``, ``{cols} <column>``, ``{value} <z>`` ("query", "key", "weight" in the session's
+    language unless given). ``style`` goes to the trace as it is
     (colorscale, zmin, zmax, zmid, coloraxis, showscale...); ``colorbar_title`` titles its colour bar.
     """
     m = np.asarray(z)
     if m.ndim != 2:
         raise ValueError(f"a heatmap is 2-D, got shape {m.shape}")
     if hovertemplate is None:
+        rows = _("query") if rows is None else rows
+        cols = _("key") if cols is None else cols
+        value = _("weight") if value is None else value
         hovertemplate = f"{rows} %{{y}}<br>{cols} %{{x}}<br>{value} %{{z:.3f}}<extra></extra>"
     if colorbar_title is not None:
         style["colorbar"] = {"title": {"text": escape(colorbar_title)}}
@@ -117,23 +122,26 @@ def heatmap_figure(trace: go.Heatmap, *, title: str = "", xaxis: dict | None = N
 
 def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
                       title: str = "", colorscale: str = "Blues", zmax: float | None = 1.0,
-                      highlight: int | None = None, value: str = "attention",
+                      highlight: int | None = None, value: str | None = None,
                       first_query: int = 0, first_key: int = 0) -> go.Figure:
     """A ``[queries, keys]`` attention matrix with one tick per token.
 
     ``highlight`` outlines one query's row (what it attends to) and, when queries and keys are the
     same tokens, its column (what attends to it). A window of a longer matrix says where it starts
     (``first_query``, ``first_key``), so every label keeps its position in the whole text.
+    ``value`` titles the colour bar ("attention" in the session's language unless given).
     """
     key_tokens = query_tokens if key_tokens is None else key_tokens
+    value = _("attention") if value is None else value
     w = validate_matrix(weights, query_tokens, key_tokens)
     nq, nk = w.shape
     fig = heatmap_figure(
         heatmap_trace(w, x=position_labels(list(key_tokens), first_key), y=position_labels(list(query_tokens),
-                      first_query), colorscale=colorscale, zmin=0.0, zmax=zmax, colorbar_title=value),
+                      first_query), rows=_("query"), cols=_("key"), colorscale=colorscale, zmin=0.0, zmax=zmax,
+                      colorbar_title=value),
         title=title, ticks_on_top=True,
-        xaxis={"title": {"text": "key"}, "tickangle": -60, **axis_ticks(list(key_tokens), first=first_key)},
-        yaxis={"title": {"text": "query"}, **axis_ticks(list(query_tokens), first=first_query)},
+        xaxis={"title": {"text": _("key")}, "tickangle": -60, **axis_ticks(list(key_tokens), first=first_key)},
+        yaxis={"title": {"text": _("query")}, **axis_ticks(list(query_tokens), first=first_query)},
     )
     if highlight is not None:
         if not 0 <= highlight < nq:
@@ -148,33 +156,38 @@ def attention_heatmap(weights: np.ndarray, query_tokens: list[str], key_tokens: 
 
 
 def named_rows_heatmap(weights: np.ndarray, row_names: Sequence[str], key_tokens: Sequence[str], *,
-                       rows: str = "head", title: str = "", colorscale: str = "Blues",
-                       zmax: float | None = 1.0, value: str = "attention") -> go.Figure:
+                       rows: str | None = None, title: str = "", colorscale: str = "Blues",
+                       zmax: float | None = 1.0, value: str | None = None) -> go.Figure:
     """``[rows, keys]`` weights whose rows are named things (heads, layers, decoding steps), not tokens.
 
-    What several heads, or one head at several steps, give each key; rows top-down as named.
+    What several heads, or one head at several steps, give each key; rows top-down as named. ``rows`` names
+    them ("head") and ``value`` titles the colour bar ("attention"), in the session's language unless given.
     """
+    rows = _("head") if rows is None else rows
+    value = _("attention") if value is None else value
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim != 2 or w.shape != (len(row_names), len(key_tokens)):
         raise ValueError(f"weights {w.shape} do not match {len(row_names)} rows x {len(key_tokens)} keys")
     names = [escape(n) for n in row_names]
     return heatmap_figure(
-        heatmap_trace(w, None, key_tokens, y=names, rows=rows, colorscale=colorscale, zmin=0.0, zmax=zmax,
-                      colorbar_title=value),
+        heatmap_trace(w, None, key_tokens, y=names, rows=rows, cols=_("key"), value=_("weight"),
+                      colorscale=colorscale, zmin=0.0, zmax=zmax, colorbar_title=value),
         title=title, ticks_on_top=True,
-        xaxis=token_axis(key_tokens, "key", tickangle=-60),
+        xaxis=token_axis(key_tokens, _("key"), tickangle=-60),
         yaxis={"type": "category", "title": {"text": escape(rows)}},
     )
 
 
 def overview_heatmap(pooled: np.ndarray, query_at: np.ndarray, key_at: np.ndarray, n_queries: int, n_keys: int, *,
                      window: tuple[int, int, int, int] | None = None, title: str = "", colorscale: str = "Blues",
-                     zmax: float | None = 1.0, value: str = "attention") -> go.Figure:
+                     zmax: float | None = 1.0, value: str | None = None) -> go.Figure:
     """A long matrix pooled into blocks (``matrix_ops.strongest_in_blocks``), on position axes.
 
     Each cell is a block's strongest weight; its hover names that cell's query and key position and
     exact weight. ``window`` ``(q0, q1, k0, k1)`` outlines the part drawn at full resolution elsewhere.
+    ``value`` titles the colour bar ("attention" in the session's language unless given).
     """
+    value = _("attention") if value is None else value
     z = np.asarray(pooled, dtype=np.float32)
     if z.ndim != 2 or np.shape(query_at) != z.shape or np.shape(key_at) != z.shape:
         raise ValueError("pooled weights and their query / key positions must be 2-D and the same shape")
@@ -184,13 +197,14 @@ def overview_heatmap(pooled: np.ndarray, query_at: np.ndarray, key_at: np.ndarra
     x = np.arange(z.shape[1]) * fk + (fk - 1) / 2
     trace = heatmap_trace(
         z, x=x, y=y, customdata=np.stack([query_at, key_at], axis=-1).astype(np.int32),
-        hovertemplate=("strongest in this block: query %{customdata[0]}, key %{customdata[1]}<br>"
-                       f"{value} %{{z:.4f}}<extra></extra>"),
+        hovertemplate=_("strongest in this block: query %{customdata[0]}, key %{customdata[1]}")
+        + f"<br>{value} %{{z:.4f}}<extra></extra>",
         colorscale=colorscale, zmin=0.0, zmax=zmax, colorbar_title=value,
     )
     fig = heatmap_figure(trace, title=title, ticks_on_top=True,
-                         xaxis={"title": {"text": "key position"}, "autorange": False, "range": [-0.5, n_keys - 0.5]},
-                         yaxis={"title": {"text": "query position"}, "autorange": False,
+                         xaxis={"title": {"text": _("key position")}, "autorange": False,
+                                "range": [-0.5, n_keys - 0.5]},
+                         yaxis={"title": {"text": _("query position")}, "autorange": False,
                                 "range": [n_queries - 0.5, -0.5]})
     if window is not None:
         q0, q1, k0, k1 = window

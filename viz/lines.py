@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from i18n import _
 from viz.heatmaps import title_style, validate_matrix
 from viz.labels import escape
 
@@ -89,7 +90,7 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
     if token is not None and max(n_q, n_k) > COMPACT_FROM:
         # one token of a long text: its row and the keys it reaches, not a page of unlinked tokens
         q_shown = np.array([token])
-        reached = np.unique(np.concatenate([k for _, k, _ in links.values()] + [np.array([], dtype=np.int64)]))
+        reached = np.unique(np.concatenate([k for _q, k, _w in links.values()] + [np.array([], dtype=np.int64)]))
         k_shown = reached if reached.size else np.array([min(token, n_k - 1)])
     q_y = np.full(n_q, np.nan)  # layout y of each query position (NaN: not shown)
     k_y = np.full(n_k, np.nan)
@@ -119,22 +120,22 @@ def lines_figure(weights: np.ndarray, query_tokens: list[str], key_tokens: list[
         x=np.full(q_shown.size, X_QUERY), y=q_y[q_shown], mode="text", customdata=q_shown,
         text=[escape(query_tokens[i]) for i in q_shown], textposition="middle left",
         textfont={"color": ["crimson" if i == token else "#222" for i in q_shown]}, showlegend=False,
-        hovertemplate="query %{customdata}: %{text}<extra></extra>",
+        hovertemplate=_("query %{customdata}: %{text}") + "<extra></extra>",
     ))
     fig.add_trace(go.Scatter(
         x=np.full(k_shown.size, X_KEY), y=k_y[k_shown], mode="text", customdata=k_shown,
         text=[escape(key_tokens[j]) for j in k_shown], textposition="middle right",
-        textfont={"color": "#222"}, showlegend=False, hovertemplate="key %{customdata}: %{text}<extra></extra>",
+        textfont={"color": "#222"}, showlegend=False, hovertemplate=_("key %{customdata}: %{text}") + "<extra></extra>",
     ))
     n = max(q_shown.size, k_shown.size)
-    for x, text, anchor in ((X_QUERY, "query", "right"), (X_KEY, "key", "left")):
+    for x, text, anchor in ((X_QUERY, _("query"), "right"), (X_KEY, _("key"), "left")):
         fig.add_annotation(x=x, y=1.0, yref="paper", yanchor="bottom", xanchor=anchor, showarrow=False,
                            text=f"<b>{text}</b>", font={"size": 13})
     fig.update_layout(
         title=title_style(title),
         xaxis={"visible": False, "range": [-0.6, 1.6]},
         yaxis={"visible": False, "autorange": "reversed"},
-        legend={"title": {"text": "heads"}},
+        legend={"title": {"text": _("heads")}},
         plot_bgcolor="white",
         height=max(300, 20 * n + 120),
         margin={"l": 10, "r": 10, "t": 80 if title else 40, "b": 10},

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from i18n import N_, _
 from model import Capture
 from viz.heatmaps import attention_heatmap
 
-KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
-              "cross": "cross-attention (decoder over encoder)"}
+KIND_NAMES = {"encoder": N_("encoder self-attention"), "decoder": N_("decoder self-attention"),
+              "cross": N_("cross-attention (decoder over encoder)")}
 TITLE_ROOM = 40  # px added above a titled figure's top margin in print
 FONT = {"family": "Arial, Helvetica, sans-serif", "size": 16, "color": "#111111"}
 
@@ -38,7 +39,9 @@ def min_size(fig: go.Figure | dict) -> tuple[int, int]:
 
 
 def head_title(model_name: str, kind: str, layer: int, head: int) -> str:
-    return f"{model_name} · {KIND_NAMES.get(kind, kind)} · layer {layer} · head {head}"
+    return _("{model} · {kind} · layer {layer} · head {head}").format(model=model_name,
+                                                                      kind=_(KIND_NAMES.get(kind, kind)),
+                                                                      layer=layer, head=head)
 
 
 def check_head(cap: Capture, kind: str, layer: int, head: int) -> None:
@@ -72,8 +75,9 @@ def for_print(fig: go.Figure, *, font_size: int = 16) -> go.Figure:
     """A copy of ``fig`` on white with larger type and every colour bar titled.
 
     Colour bars left untitled get "attention weight": every heatmap here shows weights in [0, 1]
-    unless its own function already named what it shows.
+    unless its own function already named what it shows. Titles are in the session's language.
     """
+    plain_title, print_title = _("attention"), _("attention weight")
     out = go.Figure(fig)
     out.update_layout(
         template="plotly_white",
@@ -88,7 +92,7 @@ def for_print(fig: go.Figure, *, font_size: int = 16) -> go.Figure:
     for trace in out.data:
         if hasattr(trace, "colorbar") and getattr(trace, "showscale", None) is not False:
             title = trace.colorbar.title.text
-            trace.colorbar.title.text = title if title and title != "attention" else "attention weight"
+            trace.colorbar.title.text = title if title and title != plain_title else print_title
             trace.colorbar.title.side = "right"
             trace.colorbar.tickfont.size = font_size - 2
     return out

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from i18n import _
 from viz.labels import axis_ticks, escape, position_labels
 
 
@@ -63,7 +64,7 @@ def _bars(values: np.ndarray, key_tokens: list[str], title: str, axis_title: str
           hover: str) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=position_labels(key_tokens), y=np.asarray(values, dtype=np.float32), marker_color=colour,
-        hovertemplate=f"key %{{x}}<br>{hover} %{{y:.4f}}<extra></extra>",
+        hovertemplate=_("key %{x}") + f"<br>{hover} %{{y:.4f}}<extra></extra>",
     ))
     fig.update_layout(
         title={"text": escape(title)},
@@ -78,17 +79,19 @@ def scores_figure(step: Step, key_tokens: list[str], query_token: str, formula: 
     """Bar per key: the score before the softmax (masked keys left out); with a position bias,
     its two terms stacked and their sum marked."""
     visible = np.isfinite(step.scores)
-    title = f"1. scores of \u201c{query_token}\u201d: {formula}"
+    title = _("1. scores of \u201c{token}\u201d: {formula}").format(token=query_token, formula=formula)
+    score = _("score")
     if step.bias is None:
-        return _bars(np.where(visible, step.scores, np.nan), key_tokens, title, "score", "#7f7f7f", "score")
-    fig = _bars(np.where(visible, step.content, np.nan), key_tokens, title, "score", "#7f7f7f", "q · k")
-    fig.data[0].name = "q · k (content)"
+        return _bars(np.where(visible, step.scores, np.nan), key_tokens, title, score, "#7f7f7f", score)
+    fig = _bars(np.where(visible, step.content, np.nan), key_tokens, title, score, "#7f7f7f", "q · k")
+    fig.data[0].name = _("q · k (content)")
     x = fig.data[0].x
-    fig.add_bar(x=x, y=np.where(visible, step.bias, np.nan).astype(np.float32), name="position bias",
-                marker_color="#ff7f0e", hovertemplate="key %{x}<br>position bias %{y:.4f}<extra></extra>")
+    bias = _("position bias")
+    fig.add_bar(x=x, y=np.where(visible, step.bias, np.nan).astype(np.float32), name=bias,
+                marker_color="#ff7f0e", hovertemplate=_("key %{x}") + f"<br>{bias} %{{y:.4f}}<extra></extra>")
     fig.add_scatter(x=x, y=np.where(visible, step.scores, np.nan).astype(np.float32), mode="markers",
-                    name="score (sum)", marker={"color": "#111111", "symbol": "line-ew-open", "size": 14},
-                    hovertemplate="key %{x}<br>score %{y:.4f}<extra></extra>")
+                    name=_("score (sum)"), marker={"color": "#111111", "symbol": "line-ew-open", "size": 14},
+                    hovertemplate=_("key %{x}") + f"<br>{score} %{{y:.4f}}<extra></extra>")
     fig.update_layout(barmode="relative", showlegend=True, legend={"orientation": "h", "y": 1.12, "x": 1,
                                                                    "xanchor": "right"})
     return fig
@@ -96,21 +99,23 @@ def scores_figure(step: Step, key_tokens: list[str], query_token: str, formula: 
 
 def weights_figure(step: Step, key_tokens: list[str], query_token: str) -> go.Figure:
     """Bar per key: the softmax weights, the row of the attention pattern."""
-    fig = _bars(step.weights, key_tokens, f"2. softmax: the weights of \u201c{query_token}\u201d",
-                "weight", "#1f77b4", "weight")
+    weight = _("weight")
+    fig = _bars(step.weights, key_tokens, _("2. softmax: the weights of \u201c{token}\u201d").format(token=query_token),
+                weight, "#1f77b4", weight)
     fig.update_yaxes(range=[0, max(1e-9, float(step.weights.max())) * 1.05])
     return fig
 
 
 def contributions_table(step: Step, key_tokens: list[str], top: int = 8) -> pd.DataFrame:
-    """The keys whose weighted value vectors add most to the output, largest first."""
+    """The keys whose weighted value vectors add most to the output, largest first (columns named in the
+    session's language)."""
     norms = np.linalg.norm(step.contributions, axis=1)  # (n_keys,)
     value_norms = np.divide(norms, step.weights, out=np.zeros_like(norms), where=step.weights > 0)
     order = np.argsort(-norms, kind="stable")[:top]
     return pd.DataFrame({
-        "key": order,
-        "token": [key_tokens[j] for j in order],
-        "weight": step.weights[order],
+        _("key"): order,
+        _("token"): [key_tokens[j] for j in order],
+        _("weight"): step.weights[order],
         "|v|": value_norms[order],
-        "|weight \u00b7 v|": norms[order],
+        _("|weight \u00b7 v|"): norms[order],
     })
