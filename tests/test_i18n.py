@@ -16,6 +16,10 @@ from i18n import LANGUAGES, _, catalogue, language, set_language
 ROOT = Path(__file__).resolve().parent.parent
 # The parts of the app whose every message is translated (a file joins once its catalogue covers it).
 TRANSLATED = ["dashboard.py", "ui/sidebar.py", "ui/state.py", "ui/url_state.py"]
+TRANSLATED += ["ui/head_view.py", "ui/lines_view.py", "ui/model_view.py", "ui/step_view.py", "ui/generation_view.py",
+               "ui/translation_view.py", "ui/controls.py", "ui/export_view.py", "ui/figure.py", "ui/downloads.py",
+               "viz/heatmaps.py", "viz/lines.py", "viz/grid.py", "viz/steps.py", "viz/alignment.py",
+               "viz/publication.py", "viz/labels.py"]
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 
