@@ -36,6 +36,7 @@ SECTIONS = ["Vectors", "Similarity", "Offsets", "Ablation"]
 ROPE_SECTIONS = ["Rotation speeds", "One query's scores", "Scores by offset", "Without rotation", "Offsets",
                  "Ablation"]
 MAX_CELLS = 256  # a pattern wider than this is pooled into blocks (or cut to a window) before it is sent
+ABLATION_CELLS = 512  # the ablation's four panels: MiniLM's whole length, every weight; longer texts pooled
 WINDOW = 128  # tokens a window of a long pattern holds
 SHOWN_CHARS = 400  # of the shuffled text in its caption: a long text's would fill the page
 NO_ORDER = ("Without positional vectors, self-attention cannot tell word order apart: shuffle the words and "
@@ -252,9 +253,9 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
     else:
         panels.append(Panel(reorder(mixed.head(kind, layer, head), idx), tokens, tokens,
                             "words shuffled, put back in order"))
-    panels, pooled = pooled_panels(panels)
+    panels, pooled = pooled_panels(panels, ABLATION_CELLS)
     if pooled:
-        st.caption(f"Over {MAX_CELLS} tokens each cell is the largest weight of a block of tokens, and the "
+        st.caption(f"Over {ABLATION_CELLS} tokens each cell is the largest weight of a block of tokens, and the "
                    "difference is between those block maxima.")
     name = f"{cap.model_name}_L{layer}_H{head}_{kind}"
     show(compare_figure(panels, colorscale=settings.colorscale,
