@@ -14,9 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from corpus.browse import CorpusResult, ResultError, open_result
+from i18n import N_, _
 from model.folders import allowed_roots
 from model.statistics import STAT_COLUMNS, STAT_LABELS
-from ui.controls import KIND_NAMES, explain
+from ui.controls import explain, kind_name
 from ui.figure import show
 from ui.settings import Settings
 from ui.stat_tables import corpus_table
@@ -25,15 +26,16 @@ from viz.statistics import mean_spread
 
 POSITIONAL = ("distance", "previous", "same", "next")  # NaN for cross-attention: no shared positions
 BINS = 40
-EXPLANATION = """
+TOP_COLUMNS = {"rank": N_("rank"), "value": N_("value"), "tokens": N_("tokens"), "text": N_("text")}
+EXPLANATION = N_("""
 A result folder is what `python -m corpus run FILE --model minilm --out DIR` writes (see the README):
 every head's statistics for every sentence, a summary per head, and each head's 20 strongest sentences
 (the highest values of the chosen statistic). **Open in the head view** puts that sentence in the sidebar
 and shows it at that head.
-"""
+""")
 
 
-@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Reading the corpus result...")
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)  # the caller's spinner speaks the session's language
 def cached_result(folder: str, _stamp: int) -> CorpusResult:
     """Shared and read-only; ``_stamp`` (the manifest's mtime, in the key) reloads a folder a rerun finished."""
     return open_result(folder, allowed_roots(st.get_option("server.address")))
@@ -63,64 +65,72 @@ def load(path: str) -> CorpusResult | None:
     except (OSError, ValueError):
         stamp = 0  # open_result gives the refusal
     try:
-        return cached_result(path, stamp)
+        with st.spinner(_("Reading the corpus result...")):
+            return cached_result(path, stamp)
     except ResultError as exc:
         st.error(str(exc))
         return None
 
 
 def render_result(settings: Settings, kind: str) -> None:
-    path = st.text_input("Result folder on the server", key="corpus_result_path",
-                         placeholder="/path/to/DIR of python -m corpus run").strip()
+    path = st.text_input(_("Result folder on the server"), key="corpus_result_path",
+                         placeholder=_("/path/to/DIR of python -m corpus run")).strip()
     if not path:
-        st.caption("Give the folder a `python -m corpus run ... --out DIR` wrote.")
+        st.caption(_("Give the folder a `python -m corpus run ... --out DIR` wrote."))
         explain(EXPLANATION)
         return
     result = load(path)
     if result is None:
         return
     done = result.manifest["result"]
-    st.caption(f"{result.model}: {done['sentences']:,} sentences ({done['skipped']:,} skipped, "
-               f"{done['empty_lines']:,} empty lines, {done['truncated']:,} truncated).")
+    st.caption(_("{model}: {sentences} sentences ({skipped} skipped, {empty} empty lines, {truncated} "
+                 "truncated).").format(model=result.model, sentences=f"{done['sentences']:,}",
+                                       skipped=f"{done['skipped']:,}", empty=f"{done['empty_lines']:,}",
+                                       truncated=f"{done['truncated']:,}"))
     kinds = list(dict.fromkeys(result.summary["kind"]))
     if len(kinds) > 1:
-        kind = st.radio("Attention", kinds, index=kinds.index(kind) if kind in kinds else 0,
-                        format_func=KIND_NAMES.get, horizontal=True, key="corpus_result_kind")
+        kind = st.radio(_("Attention"), kinds, index=kinds.index(kind) if kind in kinds else 0,
+                        format_func=kind_name, horizontal=True, key="corpus_result_kind")
     else:
         kind = kinds[0]
     cols = [c for c in STAT_COLUMNS if kind != "cross" or c not in POSITIONAL]
     if settings.hide_special or settings.hide_sink:
-        st.caption("Hiding tokens (sidebar) does not apply to a corpus result: the job computed each sentence's "
-                   "statistics on every token.")
-    stat = st.selectbox("Statistic", cols, format_func=STAT_LABELS.get, key="corpus_result_stat")
+        st.caption(_("Hiding tokens (sidebar) does not apply to a corpus result: the job computed each sentence's "
+                     "statistics on every token."))
+    stat = st.selectbox(_("Statistic"), cols, format_func=lambda c: _(STAT_LABELS[c]), key="corpus_result_stat")
+    label = _(STAT_LABELS[stat])
     wide = result.wide(kind)
     stamp = os.stat(os.path.join(path, "manifest.json")).st_mtime_ns
-    show(mean_spread(wide, stat, label=STAT_LABELS[stat],
-                     title=f"{STAT_LABELS[stat]}: mean and standard deviation over {int(wide['sentences'].max()):,} "
-                           "sentences"),
+    show(mean_spread(wide, stat, label=label,
+                     title=_("{statistic}: mean and standard deviation over {n} sentences").format(
+                         statistic=label, n=f"{int(wide['sentences'].max()):,}")),
          f"{result.model}_{kind}_corpus_result_{stat}", key="corpus_result_chart")
     corpus_table(wide, cols, stat, key="corpus_result_table", height=300)
 
     n_layers, n_heads = int(wide["layer"].max()) + 1, int(wide["head"].max()) + 1
     c1, c2 = st.columns(2)
-    layer = c1.selectbox("Layer", range(n_layers), format_func=lambda i: f"L{i}", key="corpus_result_layer")
-    head = c2.selectbox("Head", range(n_heads), format_func=lambda i: f"H{i}", key="corpus_result_head")
+    layer = c1.selectbox(_("Layer"), range(n_layers), format_func=lambda i: f"L{i}", key="corpus_result_layer")
+    head = c2.selectbox(_("Head"), range(n_heads), format_func=lambda i: f"H{i}", key="corpus_result_head")
     values = head_values(path, stamp, kind, layer, head, stat, result)
-    st.markdown(f"**L{layer} H{head}: {STAT_LABELS[stat]} over the corpus** ({len(values):,} sentences)")
+    st.markdown(_("**L{layer} H{head}: {statistic} over the corpus** ({n} sentences)").format(
+        layer=layer, head=head, statistic=label, n=f"{len(values):,}"))
     if len(values):
         counts, edges = np.histogram(values, bins=BINS)
-        st.bar_chart(pd.DataFrame({"sentences": counts}, index=np.round((edges[:-1] + edges[1:]) / 2, 4)),
-                     x_label=STAT_LABELS[stat], y_label="sentences", height=240)
+        sentences = _("sentences")
+        st.bar_chart(pd.DataFrame({sentences: counts}, index=np.round((edges[:-1] + edges[1:]) / 2, 4)),
+                     x_label=label, y_label=sentences, height=240)
 
     top = result.strongest(kind, layer, head, stat)
-    st.markdown(f"**Strongest sentences of L{layer} H{head}** (highest {STAT_LABELS[stat]})")
+    st.markdown(_("**Strongest sentences of L{layer} H{head}** (highest {statistic})").format(
+        layer=layer, head=head, statistic=label))
     st.dataframe(top[["rank", "value", "tokens", "text"]], hide_index=True, width="stretch",
-                 key="corpus_result_top")
+                 key="corpus_result_top", column_config={c: _(name) for c, name in TOP_COLUMNS.items()})
     if not top.empty:
         ranks = list(top["rank"])
-        rank = st.selectbox("Sentence", ranks, key="corpus_result_rank",
+        rank = st.selectbox(_("Sentence"), ranks, key="corpus_result_rank",
                             format_func=lambda r: f"#{r}: {top.loc[top['rank'] == r, 'text'].iloc[0][:80]}")
         row = top[top["rank"] == rank].iloc[0]
-        st.button(f"Open #{rank} in the head view at L{layer} H{head}", key="corpus_result_open",
+        st.button(_("Open #{rank} in the head view at L{layer} H{head}").format(rank=rank, layer=layer, head=head),
+                  key="corpus_result_open",
                   on_click=open_sentence, args=(result.model, str(row["text"]), kind, layer, head))
     explain(EXPLANATION)

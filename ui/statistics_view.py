@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from i18n import N_, _
 from model import Capture
 from model.corpus import MAX_BYTES, MAX_SENTENCES, corpus_statistics, parse_corpus
 from model.statistics import (
@@ -29,7 +30,7 @@ from model.statistics import (
     similar_heads,
     sink_heads,
 )
-from ui.controls import KIND_NAMES, choose_kind, explain, hidden_tokens, index_slider
+from ui.controls import choose_kind, explain, hidden_tokens, index_slider, kind_name, kind_word
 from ui.corpus_view import render_result
 from ui.figure import show
 from ui.settings import Settings
@@ -40,23 +41,25 @@ from viz.matrix_ops import hide_and_renormalise, keep_indices
 from viz.statistics import head_grid, head_name, head_scatter, mean_spread, similarity_matrix
 
 SECTIONS = ["This sentence", "Heads like this one", "Rollout", "Corpus"]
+SECTION_NAMES = {"This sentence": N_("This sentence"), "Heads like this one": N_("Heads like this one"),
+                 "Rollout": N_("Rollout"), "Corpus": N_("Corpus")}
 POSITIONAL = ("distance", "previous", "same", "next")  # compare query and key positions: self-attention only
 SPECIAL_SHARES = ("cls", "sep")  # shares on tokens the sidebar can hide: 0 for every head once they are gone
 MAX_LISTED = 12  # sink heads named in the caption; the table flags every one
-SINK_WHY = (
+SINK_WHY = N_(
     "Why: softmax makes each row of weights sum to 1, so a head must put its attention somewhere even when it "
     "has nothing to add to a token. Many heads park it on the first token, which every query can see (in a "
     "decoder it is the one token every position attends to), and the model learns to make what that token "
     "passes on nearly harmless. Xiao et al. 2023, *Efficient Streaming Language Models with Attention Sinks*."
 )
-EXPLANATION = f"""
+EXPLANATION = N_("""
 One row per head, averaged over the query tokens:
 **entropy** (nats; spread-out heads are high, focused heads near 0; uniform over *n* keys is log *n*),
 **mean distance** in tokens between query and attended key, the share of attention on **[CLS]**,
 **[SEP]** and **punctuation**, on the **previous**, **same** and **next** token, on the **first** token
 (whatever it is), and **confidence**: the mean of each row's largest weight (Voita et al., 2019).
 Hover a column header for its full name; click it to sort. A head is flagged as an **attention sink** when
-at least {SINK_SHARE:.0%} of its attention falls on the first token of the sentence.
+at least {share} of its attention falls on the first token of the sentence.
 
 With **Hide special tokens** or **Hide the first token** (sidebar) the statistics are computed on what
 the other views draw: those tokens dropped and each row renormalised to sum to 1. The shares on [CLS]
@@ -69,7 +72,16 @@ that share it.
 **Heads like this one** groups heads whose patterns on this sentence are alike (cosine similarity
 of the whole matrix, average-linkage clustering). **Rollout** (Abnar & Zuidema, 2020) follows attention
 through the layers: each layer's heads averaged, the residual connection added as 0.5 A + 0.5 I.
-"""
+""")
+# what the sidebar hides, by (special tokens, first token)
+SOURCES = {"sentences": N_("sentences typed here"), "result": N_("a finished corpus job's folder")}
+HIDING = {(True, False): N_("special tokens"), (False, True): N_("the first token"),
+          (True, True): N_("special tokens and the first token")}
+
+
+def stat_label(column: str) -> str:
+    """A statistic's full name, in the session's language."""
+    return _(STAT_LABELS[column])
 
 
 def capture_key(settings: Settings) -> tuple[str, str, int]:
@@ -198,25 +210,24 @@ def choose_head(shape: tuple[int, ...], kind: str, names: list[str]) -> tuple[in
     if st.session_state.get("stats_head") not in options:
         st.session_state["stats_head"] = current if current in options else 0
     col1, col2 = st.columns([2, 1])
-    index = col1.selectbox("Head", options, key="stats_head", format_func=names.__getitem__)
+    index = col1.selectbox(_("Head"), options, key="stats_head", format_func=names.__getitem__)
     layer, head = divmod(index, n_heads)
-    col2.button(f"Open {head_name(layer, head)} in the head view", on_click=open_head, args=(layer, head, kind),
-                key="stats_open")
+    col2.button(_("Open {head} in the head view").format(head=head_name(layer, head)), on_click=open_head,
+                args=(layer, head, kind), key="stats_open")
     return layer, head
 
 
 def hidden_note(settings: Settings, applies: bool = True) -> None:
     """Say what the sidebar's hiding does to the numbers shown (or that it does not apply)."""
-    hiding = [name for name, on in (("special tokens", settings.hide_special),
-                                    ("the first token", settings.hide_sink)) if on]
-    if not hiding:
+    hiding = HIDING.get((settings.hide_special, settings.hide_sink))
+    if hiding is None:
         return
     if applies:
-        st.caption(f"Hidden (sidebar): {' and '.join(hiding)}. These numbers are computed on the weights that "
-                   "are left, each row renormalised to sum to 1, as the other views draw them.")
+        st.caption(_("Hidden (sidebar): {hidden}. These numbers are computed on the weights that are left, each row "
+                     "renormalised to sum to 1, as the other views draw them.").format(hidden=_(hiding)))
     else:
-        st.caption(f"Hiding {' and '.join(hiding)} (sidebar) does not apply here: each sentence's statistics "
-                   "are computed on every token.")
+        st.caption(_("Hiding {hidden} (sidebar) does not apply here: each sentence's statistics are computed on "
+                     "every token.").format(hidden=_(hiding)))
 
 
 def uniform_first_share(n_queries: int, n_keys: int, causal: bool) -> float:
@@ -229,14 +240,14 @@ def uniform_first_share(n_queries: int, n_keys: int, causal: bool) -> float:
 
 def render_sinks(names: list[str], sinks: np.ndarray, what: str, first_token: str, uniform: float) -> None:
     n = int(sinks.sum())
-    st.markdown(f"**Attention sinks: {n} of {len(sinks)} {what}** put at least {SINK_SHARE:.0%} of their "
-                f"attention on the first token (`{first_token}`); attention spread evenly would put "
-                f"{uniform:.1%} there on this sentence.")
+    st.markdown(_("**Attention sinks: {n} of {total} {what}** put at least {share} of their attention on the first "
+                  "token (`{token}`); attention spread evenly would put {uniform} there on this sentence.").format(
+        n=n, total=len(sinks), what=what, share=f"{SINK_SHARE:.0%}", token=first_token, uniform=f"{uniform:.1%}"))
     if n:
-        listed = [names[i] for i in np.flatnonzero(sinks)[:MAX_LISTED]]
-        st.caption(", ".join(listed) + (f" and {n - MAX_LISTED} more" if n > MAX_LISTED else "")
-                   + " (flagged *sink* in the table).")
-    st.caption(SINK_WHY)
+        listed = ", ".join(names[i] for i in np.flatnonzero(sinks)[:MAX_LISTED])
+        st.caption(_("{heads} and {n} more (flagged *sink* in the table).").format(heads=listed, n=n - MAX_LISTED)
+                   if n > MAX_LISTED else _("{heads} (flagged *sink* in the table).").format(heads=listed))
+    st.caption(_(SINK_WHY))
 
 
 def render_table(cap: Capture, settings: Settings, kind: str) -> None:
@@ -250,33 +261,36 @@ def render_table(cap: Capture, settings: Settings, kind: str) -> None:
     grouped = False
     if shares_kv(cap, kind):
         per_kv = cap.n_heads(kind) // cap.kv_heads[kind]
-        grouped = st.toggle(f"One row per key/value head (the mean of the {per_kv} query heads that share it)",
+        grouped = st.toggle(_("One row per key/value head (the mean of the {n} query heads that share it)").format(
+                                n=per_kv),
                             key="stats_by_kv",
-                            help=f"{cap.model_name} has {cap.n_heads(kind)} query heads and {cap.kv_heads[kind]} "
-                                 "key/value heads a layer: query head h reads key/value head "
-                                 f"h // {per_kv}.")
+                            help=_("{model} has {n_heads} query heads and {n_kv} key/value heads a layer: query "
+                                   "head h reads key/value head h // {per_kv}.").format(
+                                model=cap.model_name, n_heads=cap.n_heads(kind), n_kv=cap.kv_heads[kind],
+                                per_kv=per_kv))
     if grouped:
         shown, full = by_kv_head(stats, cols), by_kv_head(full, ["first"])
         shown_names = [kv_group_name(int(lay), int(kv), per_kv) for lay, kv in zip(shown["layer"], shown["kv_head"],
                                                                                   strict=True)]
-        index_cols, what = ["layer", "kv_head"], "key/value heads (group means)"
+        index_cols, what = ["layer", "kv_head"], _("key/value heads (group means)")
     else:
-        shown, shown_names, what = stats, names, "heads"
+        shown, shown_names, what = stats, names, _("heads")
         index_cols = ["layer", "head", "kv_head"] if shares_kv(cap, kind) else ["layer", "head"]
     sinks = sink_heads(full["first"].to_numpy())
-    table = shown[[*index_cols, *cols]].rename(columns=STAT_LABELS).assign(sink=np.where(sinks, "sink", ""))
+    table = shown[[*index_cols, *cols]].rename(columns=STAT_LABELS).assign(sink=np.where(sinks, _("sink"), ""))
     head_table(table, cols, index_cols, key="stats_table")
-    _, _, n_queries, n_keys = cap.shape(kind)
+    n_queries, n_keys = cap.shape(kind)[2:]
     render_sinks(shown_names, sinks, what, cap.key_labels(kind)[0],
                  uniform_first_share(n_queries, n_keys, causal=kind == "decoder"))
     layer, head = choose_head(cap.shape(kind), kind, names)
     col1, col2 = st.columns(2)
     x = col1.selectbox("x", cols, index=cols.index("distance") if "distance" in cols else cols.index("confidence"),
-                       format_func=STAT_LABELS.get, key="stats_x")
-    y = col2.selectbox("y", cols, index=cols.index("entropy"), format_func=STAT_LABELS.get, key="stats_y")
+                       format_func=stat_label, key="stats_x")
+    y = col2.selectbox("y", cols, index=cols.index("entropy"), format_func=stat_label, key="stats_y")
     selected = (layer, cap.kv_head(kind, head)) if grouped else (layer, head)
-    fig = head_scatter(shown, x, y, x_label=STAT_LABELS[x], y_label=STAT_LABELS[y], selected=selected,
-                       names=shown_names, title=f"{cap.model_name} {kind}: every {'key/value ' if grouped else ''}head")
+    title = _("{model} {kind}: every key/value head") if grouped else _("{model} {kind}: every head")
+    fig = head_scatter(shown, x, y, x_label=stat_label(x), y_label=stat_label(y), selected=selected,
+                       names=shown_names, title=title.format(model=cap.model_name, kind=kind_word(kind)))
     show(fig, f"{cap.model_name}_{kind}_{'kv_' if grouped else ''}heads_{x}_{y}", key="stats_scatter_chart")
 
 
@@ -286,59 +300,62 @@ def render_alike(cap: Capture, settings: Settings, kind: str) -> None:
     hidden_note(settings)
     layer, head = choose_head(cap.shape(kind), kind, names)
     sim = sentence_similarity(capture_key(settings), kind, hidden_tokens(cap, settings), settings.hide_sink, cap)
-    n_clusters = st.slider("Clusters", 1, min(20, n_layers * n_heads), min(8, n_layers * n_heads),
+    n_clusters = st.slider(_("Clusters"), 1, min(20, n_layers * n_heads), min(8, n_layers * n_heads),
                            key="stats_clusters")
     labels = cluster_heads(sim, n_clusters)
     alike = similar_heads(sim, layer * n_heads + head, k=min(8, n_layers * n_heads - 1))
-    st.caption(f"Heads most like {names[layer * n_heads + head]} on this sentence")
-    st.dataframe(pd.DataFrame({"head": [names[i] for i, _ in alike],
-                               "cosine": [s for _, s in alike],
-                               "cluster": [int(labels[i]) for i, _ in alike]}),
-                 hide_index=True, key="stats_alike")
-    show(head_grid(labels.reshape(n_layers, n_heads), title="cluster of each head", colorbar="cluster",
+    st.caption(_("Heads most like {head} on this sentence").format(head=names[layer * n_heads + head]))
+    st.dataframe(pd.DataFrame({"head": [names[i] for i, _sim in alike],
+                               "cosine": [s for _i, s in alike],
+                               "cluster": [int(labels[i]) for i, _sim in alike]}),
+                 hide_index=True, key="stats_alike",
+                 column_config={"head": _("head"), "cosine": _("cosine"), "cluster": _("cluster")})
+    show(head_grid(labels.reshape(n_layers, n_heads), title=_("cluster of each head"), colorbar=_("cluster"),
                    colorscale="Turbo", text_format=".0f"), f"{cap.model_name}_{kind}_clusters",
          key="stats_clusters_chart")
     order = cluster_order(labels)
     show(similarity_matrix(sim, n_heads, order, names=names, clusters=labels,
-                           title="pattern similarity, heads grouped by cluster (white lines between clusters; "
-                                 "every head named in the hover)"),
+                           title=_("pattern similarity, heads grouped by cluster (white lines between clusters; "
+                                   "every head named in the hover)")),
          f"{cap.model_name}_{kind}_head_similarity", key="stats_similarity_chart")
 
 
 def render_rollout(cap: Capture, settings: Settings, kind: str) -> None:
-    n_layers, _, n_queries, n_keys = cap.shape(kind)
+    n_layers, _heads, n_queries, n_keys = cap.shape(kind)
     if n_queries != n_keys:
-        st.info("Rollout follows self-attention through the layers of one stack: choose encoder or decoder "
-                "self-attention.")
+        st.info(_("Rollout follows self-attention through the layers of one stack: choose encoder or decoder "
+                  "self-attention."))
         return
     hidden, first = hidden_tokens(cap, settings), settings.hide_sink
     hidden_note(settings)
     rollout = sentence_rollout(capture_key(settings), kind, hidden, first, cap)
     st.session_state.setdefault("stats_rollout_layer", n_layers - 1)
-    layer = index_slider(st, "After layer", n_layers, "stats_rollout_layer")
+    layer = index_slider(st, _("After layer"), n_layers, "stats_rollout_layer")
     keep = kept_positions(cap, kind, hidden, first)
     tokens = kept_tokens(cap.query_labels(kind), None if keep is None else keep[0])
     fig = attention_heatmap(rollout[layer], tokens, tokens, colorscale=settings.colorscale, zmax=None,
-                            title=f"{cap.model_name} {kind}: attention rollout through layers 0..{layer}")
+                            title=_("{model} {kind}: attention rollout through layers 0..{layer}").format(
+                                model=cap.model_name, kind=kind_word(kind), layer=layer))
     show(fig, f"{cap.model_name}_{kind}_rollout_L{layer}", key="stats_rollout_chart")
 
 
 def corpus_text(pasted: str) -> str | None:
     """The corpus the user gave: an uploaded .txt file, else the pasted text."""
-    upload = st.file_uploader("or upload a .txt file, one sentence per line", type=["txt"], key="stats_upload")
+    upload = st.file_uploader(_("or upload a .txt file, one sentence per line"), type=["txt"], key="stats_upload")
     if upload is None:
         # The browser itself refuses a file over the upload limit, and then nothing arrives here: say which
         # corpus "Compute" will read, so a refused upload is not silently replaced by the pasted sentences.
-        st.caption(f"No file uploaded (files over {MAX_BYTES / 1e6:.0f} MB are refused by the page): "
-                   "Compute reads the sentences pasted above.")
+        st.caption(_("No file uploaded (files over {limit} MB are refused by the page): Compute reads the sentences "
+                     "pasted above.").format(limit=f"{MAX_BYTES / 1e6:.0f}"))
         return pasted
     if upload.size > MAX_BYTES:
-        st.error(f"{upload.name} is {upload.size / 1e6:.1f} MB; at most {MAX_BYTES / 1e6:.0f} MB is read.")
+        st.error(_("{name} is {size} MB; at most {limit} MB is read.").format(
+            name=upload.name, size=f"{upload.size / 1e6:.1f}", limit=f"{MAX_BYTES / 1e6:.0f}"))
         return None
     try:
         return upload.getvalue().decode("utf-8")
     except UnicodeDecodeError:
-        st.error(f"{upload.name} is not UTF-8 text.")
+        st.error(_("{name} is not UTF-8 text.").format(name=upload.name))
         return None
 
 
@@ -348,10 +365,10 @@ def run_corpus(settings: Settings, text: str, batch_size: int) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    bar = st.progress(0.0, text=f"0 of {len(sentences)} sentences")
+    bar = st.progress(0.0, text=_("{done} of {total} sentences").format(done=0, total=len(sentences)))
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"{done} of {total} sentences")
+        bar.progress(done / total, text=_("{done} of {total} sentences").format(done=done, total=total))
 
     try:
         frame = corpus_statistics(get_model(settings.model_name), sentences, batch_size, progress)
@@ -362,42 +379,44 @@ def run_corpus(settings: Settings, text: str, batch_size: int) -> None:
 
 
 def render_corpus(cap: Capture, settings: Settings, kind: str) -> None:
-    sources = {"sentences": "sentences typed here", "result": "a finished corpus job's folder"}
-    if st.radio("Corpus", list(sources), format_func=sources.get, horizontal=True,
+    if st.radio(_("Corpus"), list(SOURCES), format_func=lambda k: _(SOURCES[k]), horizontal=True,
                 key="stats_corpus_source") == "result":
         render_result(settings, kind)
         return
     hidden_note(settings, applies=False)
-    pasted = st.text_area(f"Sentences, one per line (at most {MAX_SENTENCES} sentences, {MAX_BYTES / 1e6:.0f} MB)",
+    pasted = st.text_area(_("Sentences, one per line (at most {n} sentences, {limit} MB)").format(
+                              n=MAX_SENTENCES, limit=f"{MAX_BYTES / 1e6:.0f}"),
                  "\n".join(["The cat sat on the mat.", "The animal didn't cross the street because it was too tired.",
                             "She went to the bank to deposit money."]), key="stats_corpus_text", height=150)
     text = corpus_text(pasted)
-    batch_size = st.number_input("Batch size", 1, 64, 16, key="stats_batch")
-    if st.button("Compute over the corpus", key="stats_run", disabled=text is None) and text is not None:
+    batch_size = st.number_input(_("Batch size"), 1, 64, 16, key="stats_batch")
+    if st.button(_("Compute over the corpus"), key="stats_run", disabled=text is None) and text is not None:
         run_corpus(settings, text, int(batch_size))
     result = st.session_state.get("stats_corpus_result")
     if not result or result["model"] != settings.model_name:
-        st.caption("Statistics over the corpus appear here once computed.")
+        st.caption(_("Statistics over the corpus appear here once computed."))
         return
     frame = result["frame"]
     shown = kind if kind in set(frame["kind"]) else frame["kind"].iloc[0]
     frame = frame[frame["kind"] == shown]
     cols = columns_for(kind)
-    stat = st.selectbox("Statistic", cols, format_func=STAT_LABELS.get, key="stats_corpus_stat")
+    stat = st.selectbox(_("Statistic"), cols, format_func=stat_label, key="stats_corpus_stat")
     n = int(frame["sentences"].max())
     names = [head_name(int(lay), int(h), cap.kv_head(shown, int(h)) if shares_kv(cap, shown) else None)
              for lay, h in zip(frame["layer"], frame["head"], strict=True)]
-    show(mean_spread(frame, stat, label=STAT_LABELS[stat], names=names,
-                     title=f"{STAT_LABELS[stat]}: mean and standard deviation over {n} sentences"),
+    show(mean_spread(frame, stat, label=stat_label(stat), names=names,
+                     title=_("{statistic}: mean and standard deviation over {n} sentences").format(
+                         statistic=stat_label(stat), n=n)),
          f"{settings.model_name}_{kind}_corpus_{stat}", key="stats_corpus_chart")
     corpus_table(frame, cols, stat, key="stats_corpus_table")
 
 
 def render(cap: Capture, settings: Settings) -> None:
-    section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], key="stats_section") or SECTIONS[0]
+    section = st.segmented_control(_("Show"), SECTIONS, format_func=lambda k: _(SECTION_NAMES[k]),
+                                   default=SECTIONS[0], key="stats_section") or SECTIONS[0]
     kind = choose_kind(cap)
     if len(cap.kinds) > 1:
-        st.caption(KIND_NAMES.get(kind, kind))
+        st.caption(kind_name(kind))
     {"This sentence": render_table, "Heads like this one": render_alike, "Rollout": render_rollout,
      "Corpus": render_corpus}[section](cap, settings, kind)
-    explain(EXPLANATION)
+    explain(_(EXPLANATION).format(share=f"{SINK_SHARE:.0%}"))

@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from i18n import _
 from viz.heatmaps import heatmap_height, heatmap_trace, title_style, top_margin, validate_matrix
 from viz.labels import axis_ticks, escape
 
@@ -78,7 +79,8 @@ def compare_figure(panels: list[Panel], *, difference: bool = True, colorscale: 
     mats = [validate_matrix(p.weights, p.query_tokens, p.key_tokens) for p in panels]
     if difference and (len(mats) < 2 or mats[0].shape != mats[1].shape):
         raise ValueError("a difference needs the first two matrices of one shape")
-    titles = [p.title for p in panels] + ([f"difference: {panels[1].title} - {panels[0].title}"] if difference else [])
+    titles = [p.title for p in panels] + ([_("difference: {b} - {a}").format(b=panels[1].title, a=panels[0].title)]
+                                          if difference else [])
     drawn = panels + ([panels[0]] if difference else [])  # the difference is drawn on A's tokens
     n = len(titles)
     height = heatmap_height(max(len(p.query_tokens) for p in panels))
@@ -96,10 +98,10 @@ def compare_figure(panels: list[Panel], *, difference: bool = True, colorscale: 
     fig = make_subplots(rows=1, cols=n, subplot_titles=wrapped, horizontal_spacing=spacing)
     fig.update_annotations(font={"size": TITLE_FONT})
     for i, (p, z) in enumerate(zip(panels, mats, strict=True)):
-        fig.add_trace(_trace(z, p.query_tokens, p.key_tokens, "coloraxis", "weight"), row=1, col=i + 1)
+        fig.add_trace(_trace(z, p.query_tokens, p.key_tokens, "coloraxis", _("weight")), row=1, col=i + 1)
     if difference:
         diff = mats[1] - mats[0]
-        fig.add_trace(_trace(diff, panels[0].query_tokens, panels[0].key_tokens, "coloraxis2", "change"),
+        fig.add_trace(_trace(diff, panels[0].query_tokens, panels[0].key_tokens, "coloraxis2", _("change")),
                       row=1, col=n)
     for i, p in enumerate(drawn):
         fig.update_xaxes(side="bottom", tickangle=-60, tickfont={"size": TICK_FONT},
@@ -109,7 +111,7 @@ def compare_figure(panels: list[Panel], *, difference: bool = True, colorscale: 
                          ticks="outside" if labelled else "", **spaced_ticks(list(p.query_tokens), max_rows),
                          row=1, col=i + 1)
     cmax = max(float(z.max()) for z in mats) if any(z.size for z in mats) else 1.0
-    bar = {"title": {"text": "weight"}, "x": 1.0}
+    bar = {"title": {"text": _("weight")}, "x": 1.0}
     fig.update_layout(
         coloraxis={"colorscale": colorscale, "cmin": 0.0, "cmax": cmax or 1.0,
                    "colorbar": {**bar, "len": 0.45, "y": 0.75} if difference else bar},

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from i18n import _
 from viz.heatmaps import heatmap_figure, heatmap_trace, token_axis
 
 
@@ -23,20 +24,21 @@ def effect_grid(frame: pd.DataFrame, kind: str, column: str = "effect") -> np.nd
     return grid
 
 
-def importance_figure(grid: np.ndarray, *, title: str = "", measure: str = "effect",
+def importance_figure(grid: np.ndarray, *, title: str = "", measure: str | None = None,
                       selected: list[tuple[int, int]] | None = None) -> go.Figure:
     """``grid [layers, heads]`` of effects; ``selected`` (layer, head) cells are outlined."""
     g = np.asarray(grid, dtype=np.float32)
+    measure = _("effect") if measure is None else measure
     if g.ndim != 2 or g.size == 0:
         raise ValueError(f"head importance is a non-empty [layers, heads] grid, got shape {g.shape}")
     n_layers, n_heads = g.shape
     heads, layers = [f"H{h}" for h in range(n_heads)], [f"L{lay}" for lay in range(n_layers)]
     top = float(np.nanmax(np.abs(g))) if np.isfinite(g).any() else 1.0
     fig = heatmap_figure(
-        heatmap_trace(g, x=heads, y=layers, rows="layer", cols="head", value=measure,
+        heatmap_trace(g, x=heads, y=layers, rows=_("layer"), cols=_("head"), value=measure,
                       hovertemplate=f"%{{y}} %{{x}}<br>{measure}: %{{z:.4g}}<extra></extra>",
-                      colorscale="RdBu_r", zmid=0.0, zmin=-top, zmax=top or 1.0, colorbar_title="effect"),
-        title=title, xaxis=token_axis(None, "head"), yaxis=token_axis(None, "layer"),
+                      colorscale="RdBu_r", zmid=0.0, zmin=-top, zmax=top or 1.0, colorbar_title=_("effect")),
+        title=title, xaxis=token_axis(None, _("head")), yaxis=token_axis(None, _("layer")),
     )
     layer_ix, head_ix = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
     # the points carry the hover too: a point that skips hover cannot be clicked

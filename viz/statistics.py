@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from i18n import _
 from viz.heatmaps import heatmap_figure, heatmap_trace, title_style, token_axis
 from viz.labels import escape
 
@@ -67,7 +68,7 @@ def head_scatter(stats: pd.DataFrame, x: str, y: str, *, x_label: str | None = N
     fig = go.Figure(go.Scatter(
         x=stats[x].to_numpy(dtype=float), y=stats[y].to_numpy(dtype=float), mode="markers",
         marker={"size": 9, "color": layers, "colorscale": LAYER_SCALE, "showscale": True,
-                "colorbar": {"title": {"text": "layer"}}},
+                "colorbar": {"title": {"text": _("layer")}}},
         text=names,
         hovertemplate="%{text}<br>" + escape(x_label or x) + " %{x:.3f}<br>"
                       + escape(y_label or y) + " %{y:.3f}<extra></extra>",
@@ -96,11 +97,11 @@ def head_grid(values: np.ndarray, *, title: str = "", colorbar: str = "", colors
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 2:
         raise ValueError(f"expected [layers, heads], got shape {v.shape}")
-    trace = heatmap_trace(v, rows="layer", cols="head", value=escape(colorbar) or "value",
+    trace = heatmap_trace(v, rows=_("layer"), cols=_("head"), value=escape(colorbar) or _("value"),
                           x=np.arange(v.shape[1]), y=np.arange(v.shape[0]), colorscale=colorscale,
                           texttemplate="%{z:" + text_format + "}", colorbar_title=colorbar)
-    return heatmap_figure(trace, title=title, xaxis=token_axis(None, "head", dtick=1),
-                          yaxis=token_axis(None, "layer", dtick=1), margin={"l": 60})
+    return heatmap_figure(trace, title=title, xaxis=token_axis(None, _("head"), dtick=1),
+                          yaxis=token_axis(None, _("layer"), dtick=1), margin={"l": 60})
 
 
 def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, title: str = "",
@@ -123,11 +124,11 @@ def mean_spread(frame: pd.DataFrame, stat: str, *, label: str | None = None, tit
                  "color": ERROR_BAR_COLOUR, "thickness": 1.0 if len(frame) > MANY_BARS else 1.5,
                  "width": 0 if len(frame) > MANY_BARS else 3},
         marker={"color": layer_colours(frame["layer"].to_numpy())},
-        hovertemplate="%{x}<br>mean %{y:.3f} ± %{error_y.array:.3f}<extra></extra>",
+        hovertemplate=_("%{x}<br>mean %{y:.3f} ± %{error_y.array:.3f}<extra></extra>"),
     ))
     fig.update_layout(
         title=title_style(title),
-        xaxis={"title": {"text": "head"}, **subset_ticks(names, MAX_BAR_TICKS), "tickangle": -90,
+        xaxis={"title": {"text": _("head")}, **subset_ticks(names, MAX_BAR_TICKS), "tickangle": -90,
                "tickfont": {"size": 11}},
         yaxis={"title": {"text": escape(label or stat)}},
         height=420, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 100},
@@ -153,7 +154,8 @@ def similarity_matrix(sim: np.ndarray, n_heads: int, order: np.ndarray | None = 
         raise ValueError(f"{len(names)} head names for {n} heads")
     ordered = [escape(names[int(i)]) for i in idx]
     trace = heatmap_trace(s[np.ix_(idx, idx)], x=ordered, y=ordered, colorscale="Viridis", zmin=0.0, zmax=1.0,
-                          hovertemplate="%{y} ~ %{x}<br>cosine %{z:.3f}<extra></extra>", colorbar_title="cosine")
+                          hovertemplate=_("%{y} ~ %{x}<br>cosine %{z:.3f}<extra></extra>"),
+                          colorbar_title=_("cosine"))
     ticks = {**subset_ticks(ordered, MAX_MATRIX_TICKS), "tickfont": {"size": TICK_FONT}}
     fig = heatmap_figure(trace, title=title, xaxis={**ticks, "tickangle": -90}, yaxis=ticks,
                          margin={"l": 110, "b": 110})
