@@ -25,6 +25,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from i18n import N_, _
 from viz.publication import min_size
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -39,6 +40,11 @@ RENDER_TIMEOUT_S = 120.0
 MIN_SIDE_PX, MAX_SIDE_PX = 100, 4000
 MIN_SCALE, MAX_SCALE = 0.25, 8.0
 MAX_PIXELS = 40_000_000
+# One message per side, so that a translation names the side in its own words.
+WHOLE_PIXELS = {"width": N_("width must be a whole number of pixels, got {value}"),
+                "height": N_("height must be a whole number of pixels, got {value}")}
+SIDE_RANGE = {"width": N_("width must be between {least} and {most} px, got {value}"),
+              "height": N_("height must be between {least} and {most} px, got {value}")}
 
 
 class ChromiumMissing(RuntimeError):
@@ -59,19 +65,22 @@ def check_image_size(width: float | None, height: float | None, scale: float | N
         if v is None:
             continue
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v):
-            raise ValueError(f"{name} must be a whole number of pixels, got {v}")
+            raise ValueError(_(WHOLE_PIXELS[name]).format(value=v))
         if not MIN_SIDE_PX <= v <= MAX_SIDE_PX:
-            raise ValueError(f"{name} must be between {MIN_SIDE_PX} and {MAX_SIDE_PX} px, got {v}")
+            raise ValueError(_(SIDE_RANGE[name]).format(least=MIN_SIDE_PX, most=MAX_SIDE_PX, value=v))
     if scale is not None:
         if not isinstance(scale, (int, float)) or not math.isfinite(scale):
-            raise ValueError(f"scale must be a finite number, got {scale}")
+            raise ValueError(_("scale must be a finite number, got {value}").format(value=scale))
         if not MIN_SCALE <= scale <= MAX_SCALE:
-            raise ValueError(f"scale must be between {MIN_SCALE:g} and {MAX_SCALE:g}, got {scale:g}")
+            raise ValueError(_("scale must be between {least} and {most}, got {value}").format(
+                least=f"{MIN_SCALE:g}", most=f"{MAX_SCALE:g}", value=f"{scale:g}"))
     if fmt == "png" and width is not None and height is not None:
         pixels = width * height * (scale or 1.0) ** 2
         if pixels > MAX_PIXELS:
-            raise ValueError(f"a {width} x {height} px PNG at scale {scale:g} has {pixels / 1e6:,.0f} million pixels; "
-                             f"the most is {MAX_PIXELS / 1e6:,.0f} million: lower the size or the scale")
+            raise ValueError(_("a {width} x {height} px PNG at scale {scale} has {pixels} million pixels; the most is "
+                               "{most} million: lower the size or the scale").format(
+                width=width, height=height, scale=f"{scale:g}", pixels=f"{pixels / 1e6:,.0f}",
+                most=f"{MAX_PIXELS / 1e6:,.0f}"))
 
 
 def check_image_bytes(data: object, fmt: str) -> bytes:
@@ -82,8 +91,8 @@ def check_image_bytes(data: object, fmt: str) -> bytes:
         or (fmt == "svg" and (data.lstrip()[:5] == b"<?xml" or data.lstrip()[:4] == b"<svg")))
     if not ok:
         size = len(data) if isinstance(data, (bytes, bytearray)) else 0
-        raise ImageExportError(f"the browser returned no usable {fmt.upper()} ({size} bytes): "
-                               "try a smaller size or scale")
+        raise ImageExportError(_("the browser returned no usable {format} ({size} bytes): try a smaller size or "
+                                 "scale").format(format=fmt.upper(), size=size))
     return bytes(data)
 
 
@@ -95,8 +104,9 @@ def temp_dir_problem() -> str | None:
             f.write(b"x" * 4096)
             f.flush()
     except OSError as exc:
-        return (f"Images cannot be made: the temporary folder {where} is not writable or is full "
-                f"({exc.strerror or exc}). Free some space there or set TMPDIR to a writable folder.")
+        return _("Images cannot be made: the temporary folder {folder} is not writable or is full ({reason}). "
+                 "Free some space there or set TMPDIR to a writable folder.").format(
+            folder=where, reason=exc.strerror or exc)
     return None
 
 
@@ -134,21 +144,21 @@ def find_chromium(path: str | os.PathLike | None = None) -> Path:
         candidate = Path(explicit)
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
-        raise ChromiumMissing(
-            f"Static images (PNG, SVG, PDF) need Chromium, and there is none at {candidate}. "
-            f"Install it with `{INSTALL_HINT}` or point {CHROMIUM_ENV} at a Chrome/Chromium executable. "
+        raise ChromiumMissing(_(
+            "Static images (PNG, SVG, PDF) need Chromium, and there is none at {path}. "
+            "Install it with `{command}` or point {env} at a Chrome/Chromium executable. "
             "HTML and data exports (CSV, NPZ, JSON) work without it."
-        )
+        ).format(path=candidate, command=INSTALL_HINT, env=CHROMIUM_ENV))
     if Path(DEFAULT_CHROMIUM).is_file():
         return Path(DEFAULT_CHROMIUM)
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if found := shutil.which(name):
             return Path(found)
-    raise ChromiumMissing(
+    raise ChromiumMissing(_(
         "Static images (PNG, SVG, PDF) need Chromium, and none was found on this machine. "
-        f"Install it with `{INSTALL_HINT}` (or set {CHROMIUM_ENV} to a Chrome/Chromium executable). "
+        "Install it with `{command}` (or set {env} to a Chrome/Chromium executable). "
         "HTML and data exports (CSV, NPZ, JSON) work without it."
-    )
+    ).format(command=INSTALL_HINT, env=CHROMIUM_ENV))
 
 
 def chromium_problem(path: str | os.PathLike | None = None) -> str | None:
@@ -225,10 +235,12 @@ class Renderer:
         try:
             self._kaleido = self._submit(start()).result(RENDER_TIMEOUT_S)
         except OSError as exc:
-            raise ImageExportError(f"The image renderer (Chromium) could not start: {exc.strerror or exc}. "
-                                   f"{temp_dir_problem() or ''}".strip()) from exc
+            cannot_start = _("The image renderer (Chromium) could not start: {reason}.").format(
+                reason=exc.strerror or exc)
+            raise ImageExportError(f"{cannot_start} {temp_dir_problem() or ''}".strip()) from exc
         except Exception as exc:  # noqa: BLE001 - kaleido/choreographer raise their own types
-            raise ImageExportError(f"The image renderer (Chromium) could not start: {exc}") from exc
+            raise ImageExportError(_("The image renderer (Chromium) could not start: {reason}").format(
+                reason=exc)) from exc
         self.launches += 1
         return self._kaleido
 
@@ -259,8 +271,9 @@ class Renderer:
         check_image_size(opts["width"], opts["height"], opts["scale"], fmt)
         least_w, least_h = min_size(fig_dict)
         if opts["width"] < least_w or opts["height"] < least_h:
-            raise ValueError(f"{opts['width']} x {opts['height']} px leaves no room for the plot inside its "
-                             f"margins: this figure needs at least {least_w} x {least_h} px")
+            raise ValueError(_("{width} x {height} px leaves no room for the plot inside its margins: this figure "
+                               "needs at least {least_width} x {least_height} px").format(
+                width=opts["width"], height=opts["height"], least_width=least_w, least_height=least_h))
         # One image at a time: plotly.js in kaleido's tab fails ("axis scaling", error 525)
         # when two figures are laid out in it at once.
         with self._render_lock:
@@ -276,8 +289,8 @@ class Renderer:
                         self._discard()
                     continue
                 return check_image_bytes(data, fmt)
-            raise ImageExportError(f"The {fmt.upper()} could not be rendered, even after restarting the browser: "
-                                   f"{type(last).__name__}: {last}")
+            raise ImageExportError(_("The {format} could not be rendered, even after restarting the browser: "
+                                     "{reason}").format(format=fmt.upper(), reason=f"{type(last).__name__}: {last}"))
 
     def close(self) -> None:
         """Stop the browser and the loop; a later ``render`` starts them again."""

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from i18n import N_, _
 from model.errors import ModelLoadError
 from model.transformer import rotate
 from model.types import Adapter, Point, ScoreForm
@@ -25,14 +26,14 @@ from model.types import Adapter, Point, ScoreForm
 # q_raw / k_raw: a RoPE model's queries and keys before their rotation (q / k are after it)
 OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v)$")
 OUR_POSITIONS = "embeddings.hook_positions"
-ROPE_NOTE = ("RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
-             "angle that grows with its position, so q · k depends on how far apart they are.")
+ROPE_NOTE = N_("RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
+               "angle that grows with its position, so q · k depends on how far apart they are.")
 OUR_OUTPUTS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.out$")
 
 
 def per_head(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     """(B, T, H * d) projection -> (B, H, T, d)."""
-    B, T, _ = x.shape
+    B, T, _d = x.shape
     return x.view(B, T, n_heads, -1).transpose(1, 2)  # (B, H, T, d)
 
 
@@ -60,10 +61,14 @@ class TransformerAdapter(Adapter):
         self.max_positions = cfg.max_positions  # how long a sequence, prompt and continuation, can be
         self.positional = cfg.positional
         self.rope_theta = cfg.rope_theta if cfg.positional == "rope" else None
-        self.positions_note = {
-            "none": "This model adds no positional vectors to its embeddings.",
+        self._positions_note = {
+            "none": N_("This model adds no positional vectors to its embeddings."),
             "rope": ROPE_NOTE,
         }.get(cfg.positional)
+
+    @property
+    def positions_note(self) -> str | None:  # read per capture: the session's language, not the loader's
+        return _(self._positions_note)
 
     def points(self, net: nn.Module) -> dict[str, Point]:
         found = {}
@@ -94,7 +99,7 @@ class TransformerAdapter(Adapter):
     def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
         """A decoder-only model's ``next_logits`` for greedy decoding, with a key/value cache: each
         call feeds only the ids it has not seen yet. One per decoding (it holds that sequence's cache)."""
-        past: list[dict[str, torch.Tensor]] = [{} for _ in net.decoder.layers]
+        past: list[dict[str, torch.Tensor]] = [{} for _layer in net.decoder.layers]
         seen = 0
 
         def next_logits(ids: torch.Tensor) -> torch.Tensor:
@@ -113,7 +118,7 @@ class TransformerAdapter(Adapter):
 
     def head_outputs(self, net: nn.Module) -> dict[str, tuple[str, int]]:
         found = {}
-        for name, _ in net.named_modules():
+        for name, _module in net.named_modules():
             if m := OUR_OUTPUTS.match(name):
                 stack, layer, attn = m.groups()
                 found[name] = ("cross" if attn == "cross_attn" else stack, int(layer))
@@ -157,7 +162,7 @@ class HFAdapter(Adapter):
 
     def points(self, net: nn.Module) -> dict[str, Point]:
         found = {}
-        for name, _ in net.named_modules():
+        for name, _module in net.named_modules():
             if m := re.match(self.attention, name):
                 kind, layer = self.kind_layer(m)
                 fused = len(self.projections) == 1
@@ -184,7 +189,7 @@ class HFAdapter(Adapter):
         return net.get_submodule(self.positions).weight.detach().float().cpu().numpy()
 
     def head_outputs(self, net: nn.Module) -> dict[str, tuple[str, int]]:
-        return {name: self.kind_layer(m) for name, _ in net.named_modules()
+        return {name: self.kind_layer(m) for name, _module in net.named_modules()
                 if (m := re.match(self.output_projection, name))}
 
     def output(self, net: nn.Module, result: Any) -> torch.Tensor:
@@ -233,8 +238,11 @@ class T5Adapter(HFAdapter):
     projections = ("q", "k", "v")
     output_projection = r"^(encoder|decoder)\.block\.(\d+)\.layer\.[01]\.(SelfAttention|EncDecAttention)\.o$"
     positional = "relative bias"
-    positions_note = "T5 adds no position vectors: a learned relative-position bias inside attention stands for them."
     scale = 1.0  # T5 folds the 1/sqrt(d) into its initialisation: scores are plain q . k
+
+    @property
+    def positions_note(self) -> str:
+        return _("T5 adds no position vectors: a learned relative-position bias inside attention stands for them.")
 
     def kind_layer(self, match: re.Match) -> tuple[str, int]:
         stack, layer, sub = match.groups()
@@ -277,8 +285,8 @@ def rope_type_of(params: dict | None) -> str:
 def refuse_rope(rope_type: str) -> None:
     if any(s in rope_type for s in STATEFUL_ROPE):
         raise ModelLoadError(
-            f"'{rope_type}' RoPE recomputes its angles from the length of each sequence; only fixed "
-            "variants (default, linear, llama3, yarn) are read here."
+            _("'{rope_type}' RoPE recomputes its angles from the length of each sequence; only fixed "
+              "variants (default, linear, llama3, yarn) are read here.").format(rope_type=rope_type)
         )
 
 
@@ -327,10 +335,16 @@ class LlamaAdapter(HFAdapter):
         theta = float(params.get("rope_theta", getattr(config, "rope_theta", 10000.0)))
         # rope_theta promises angles of position * theta^(-2i/d): a scaled variant turns by others
         self.rope_theta = theta if self.rope_type == "default" else None
+        self.rope_base = theta
         self.rotary = rotary
-        self.positions_note = ROPE_NOTE if self.rope_type == "default" else (
-            f"{ROPE_NOTE} This checkpoint scales its RoPE ('{self.rope_type}', base {theta:g}), so the angles "
-            "are not position × theta^(-2i/d) alone; the queries and keys kept are the ones it turned.")
+
+    @property
+    def positions_note(self) -> str:
+        if self.rope_type == "default":
+            return _(ROPE_NOTE)
+        scaled = _("This checkpoint scales its RoPE ('{rope_type}', base {theta}), so the angles are not "
+                   "position × theta^(-2i/d) alone; the queries and keys kept are the ones it turned.")
+        return f"{_(ROPE_NOTE)} {scaled.format(rope_type=self.rope_type, theta=f'{self.rope_base:g}')}"
 
     @classmethod
     def check_config(cls, config: dict) -> None:

@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from i18n import _
 from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
@@ -35,14 +36,14 @@ def encode_checked(model: LoadedModel, text: str) -> Encoded:
     nothing to read: empty text, unpaired surrogates, or only special tokens. Only the first
     ``MAX_TEXT_CHARS`` characters are read."""
     if not isinstance(text, str) or not text[:MAX_TEXT_CHARS].strip():
-        raise ValueError("The text is empty: type a sentence to see its attention.")
+        raise ValueError(_("The text is empty: type a sentence to see its attention."))
     try:
         text[:MAX_TEXT_CHARS].encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates, which the tokenizer cannot take
-        raise ValueError("The text is not valid Unicode: it holds unpaired surrogate characters.") from exc
+        raise ValueError(_("The text is not valid Unicode: it holds unpaired surrogate characters.")) from exc
     enc = model.codec.encode(text)
     if all(t in model.codec.special_tokens for t in enc.tokens):
-        raise ValueError("The text has no readable tokens: type a sentence to see its attention.")
+        raise ValueError(_("The text has no readable tokens: type a sentence to see its attention."))
     return enc
 
 
@@ -50,18 +51,22 @@ def notice_of(model: LoadedModel, enc: Encoded) -> str | None:
     """What a reader should be told about how ``enc`` was read: cut, truncated, unknown words."""
     notices = []
     if enc.cut:
-        notices.append(f"The text has {enc.n_chars:,} characters; only the first {MAX_TEXT_CHARS:,} are read.")
+        notices.append(_("The text has {n_chars} characters; only the first {limit} are read.").format(
+            n_chars=f"{enc.n_chars:,}", limit=f"{MAX_TEXT_CHARS:,}"))
     if enc.truncated:
-        notices.append(f"The text has {enc.n_total} tokens; {model.name} reads at most {model.max_tokens}, "
-                       f"so the last {enc.n_total - len(enc.ids)} were left out.")
+        notices.append(_("The text has {n_total} tokens; {model} reads at most {limit}, so the last {n_left} were "
+                         "left out.").format(n_total=enc.n_total, model=model.name, limit=model.max_tokens,
+                                             n_left=enc.n_total - len(enc.ids)))
     if enc.unknown:
         named = ", ".join(f"'{quote_piece(w)}'" for w in enc.unknown[:8]) + (", ..." if len(enc.unknown) > 8 else "")
-        notices.append(f"Not in {model.name}'s vocabulary, read as {model.codec.unk_token}: {named}.")
+        notices.append(_("Not in {model}'s vocabulary, read as {unk}: {named}.").format(
+            model=model.name, unk=model.codec.unk_token, named=named))
         n_unknown = enc.tokens.count(model.codec.unk_token)
         if n_unknown * 4 >= len(enc.tokens):  # a quarter or more: the axes can no longer be told apart
-            notices.append(f"{n_unknown} of the {len(enc.tokens)} tokens are {model.codec.unk_token}, so their rows "
-                           "and columns look alike. A model with byte-level tokens reads any character: SmolLM2 "
-                           "(Chinese, emoji and code included).")
+            notices.append(_("{n_unknown} of the {n_tokens} tokens are {unk}, so their rows and columns look alike. "
+                             "A model with byte-level tokens reads any character: SmolLM2 (Chinese, emoji and code "
+                             "included).").format(n_unknown=n_unknown, n_tokens=len(enc.tokens),
+                                                  unk=model.codec.unk_token))
     return " ".join(notices) or None
 
 
@@ -144,8 +149,8 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
             adapter.forward(net, ids, mask, tgt, tgt_mask)
 
-    kinds = sorted({kind for kind, _, _ in found}, key=("encoder", "decoder", "cross").index)
-    n_layers = {kind: 1 + max(layer for k, layer, _ in found if k == kind) for kind in kinds}
+    kinds = sorted({kind for kind, _layer, _what in found}, key=("encoder", "decoder", "cross").index)
+    n_layers = {kind: 1 + max(layer for k, layer, _what in found if k == kind) for kind in kinds}
     captures = []
     for b, enc in enumerate(encoded):
         n_src = lengths[b]
@@ -193,7 +198,8 @@ def clamp_new_tokens(max_new_tokens: int | None) -> tuple[int, str | None]:
     n = min(max(asked, 0), MAX_NEW_TOKENS)
     if n == asked:
         return n, None
-    return n, f"{asked} new tokens were asked for; a decoder writes between 0 and {MAX_NEW_TOKENS}, so {n}."
+    return n, _("{asked} new tokens were asked for; a decoder writes between 0 and {limit}, so {n}.").format(
+        asked=asked, limit=MAX_NEW_TOKENS, n=n)
 
 
 def continued(model: LoadedModel, enc: Encoded, max_new_tokens: int) -> Encoded:
@@ -234,8 +240,9 @@ def capture(model: LoadedModel, text: str, target: str | None = None, *, zero_po
     room = model.adapter.max_positions or model.max_tokens
     if n_new > room - len(enc.ids):  # the continuation must still fit the model's positions
         n_new = max(room - len(enc.ids), 0)
-        clamped = " ".join(n for n in (clamped, f"The model has {room} positions: it writes {n_new} tokens "
-                                       f"after these {len(enc.ids)}.") if n)
+        room_note = _("The model has {room} positions: it writes {n_new} tokens after these {n_prompt}.").format(
+            room=room, n_new=n_new, n_prompt=len(enc.ids))
+        clamped = " ".join(n for n in (clamped, room_note) if n)
     notice = " ".join(n for n in (notice, clamped) if n) or None
     full = continued(model, enc, n_new) if n_new else enc
     # n_total counts the written tokens too, so the prompt's truncation is still what it was

@@ -11,6 +11,8 @@ from __future__ import annotations
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from i18n import _
+
 
 def as_chat(template: str, prompt: str) -> str:
     """``prompt`` as a user's turn in ``template``, followed by an open assistant turn.
@@ -23,4 +25,4 @@ def as_chat(template: str, prompt: str) -> str:
         return env.from_string(template).render(messages=[{"role": "user", "content": prompt}],
                                                 add_generation_prompt=True, bos_token="", eos_token="")
     except TemplateError as exc:
-        raise ValueError(f"The model's chat template could not be applied: {exc}") from exc
+        raise ValueError(_("The model's chat template could not be applied: {reason}").format(reason=exc)) from exc

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from i18n import _
 from model.capture import capture_batch, encode_checked
 from model.codec import Encoded
 from model.statistics import STAT_COLUMNS, head_statistics
@@ -29,14 +30,14 @@ def parse_corpus(text: str, max_sentences: int = MAX_SENTENCES, max_bytes: int =
     """Non-blank lines of ``text``, stripped. ``ValueError`` with a readable message beyond the limits."""
     size = len(text.encode("utf-8"))
     if size > max_bytes:
-        raise ValueError(f"The corpus is {size / 1e6:.1f} MB; at most {max_bytes / 1e6:.0f} MB is read. "
-                         "Use a smaller file.")
+        raise ValueError(_("The corpus is {size} MB; at most {limit} MB is read. Use a smaller file.").format(
+            size=f"{size / 1e6:.1f}", limit=f"{max_bytes / 1e6:.0f}"))
     sentences = [line.strip() for line in text.splitlines() if line.strip()]
     if not sentences:
-        raise ValueError("The corpus is empty: give one sentence per line.")
+        raise ValueError(_("The corpus is empty: give one sentence per line."))
     if len(sentences) > max_sentences:
-        raise ValueError(f"The corpus has {len(sentences)} sentences; at most {max_sentences} are read. "
-                         "Keep the first ones or split the file.")
+        raise ValueError(_("The corpus has {n} sentences; at most {limit} are read. Keep the first ones or split "
+                           "the file.").format(n=len(sentences), limit=max_sentences))
     return sentences
 
 
@@ -101,7 +102,7 @@ def corpus_statistics(model: LoadedModel, sentences: list[str], batch_size: int 
         except ValueError:
             continue
     if not encoded:
-        raise ValueError("The corpus has no readable sentence: give one sentence per line.")
+        raise ValueError(_("The corpus has no readable sentence: give one sentence per line."))
     if batch_size < 1:
         raise ValueError(f"batch_size is at least 1, got {batch_size}")
     frames: list[pd.DataFrame] = []

@@ -11,6 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from i18n import _
 from model.errors import ModelLoadError
 
 MAX_JSON_BYTES = 50_000_000  # a config or shard index; tokenizer.json files are read by tokenizers
@@ -18,25 +19,27 @@ MAX_JSON_BYTES = 50_000_000  # a config or shard index; tokenizer.json files are
 
 def read_json(path: Path) -> dict:
     if not path.is_file():
-        raise ModelLoadError(f"{path.name} is missing from {path.parent}")
+        raise ModelLoadError(_("{name} is missing from {folder}").format(name=path.name, folder=path.parent))
     if path.stat().st_size > MAX_JSON_BYTES:
-        raise ModelLoadError(f"{path} is larger than a config file can be ({MAX_JSON_BYTES:,} bytes at most)")
+        raise ModelLoadError(_("{path} is larger than a config file can be ({limit} bytes at most)").format(
+            path=path, limit=f"{MAX_JSON_BYTES:,}"))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
+        raise ModelLoadError(_("{path} is not valid JSON: {reason}").format(path=path, reason=exc)) from exc
     if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} should hold a JSON object")
+        raise ModelLoadError(_("{path} should hold a JSON object").format(path=path))
     return data
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise ModelLoadError(f"{path.name} is missing from {path.parent}")
+        raise ModelLoadError(_("{name} is missing from {folder}").format(name=path.name, folder=path.parent))
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path} is not a readable safetensors file: {exc}") from exc
+        raise ModelLoadError(_("{path} is not a readable safetensors file: {reason}").format(
+            path=path, reason=exc)) from exc
 
 
 def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
@@ -44,7 +47,8 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Path) -
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0:3]
-        raise ModelLoadError(f"the weights in {source} do not fit the model: {' '.join(first)}") from exc
+        raise ModelLoadError(_("the weights in {source} do not fit the model: {reason}").format(
+            source=source, reason=" ".join(first))) from exc
 
 
 def renamed(state: dict[str, torch.Tensor], names: list[tuple[str, str]]) -> dict[str, torch.Tensor]:

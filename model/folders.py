@@ -18,16 +18,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from i18n import N_, _
 from model.errors import ModelLoadError
 
 ROOTS_ENV = "ATTENTION_DASHBOARD_MODEL_ROOTS"
 LOCAL_ADDRESSES = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_PATH_CHARS = 1024
 # The roots themselves are not named: a working folder's path can name an account.
-REFUSED = ("No checkpoint folder by that name is available on this server. Local folders must lie inside "
-           "the folders that whoever runs the server allows.")
-OFF = ("Local checkpoint folders are turned off on this server. Whoever runs it can allow folders with "
-       f"the environment variable {ROOTS_ENV}.")
+REFUSED = N_("No checkpoint folder by that name is available on this server. Local folders must lie inside "
+             "the folders that whoever runs the server allows.")
+OFF_MESSAGE = N_("Local checkpoint folders are turned off on this server. Whoever runs it can allow folders with "
+                 "the environment variable {env}.")
+OFF = OFF_MESSAGE.format(env=ROOTS_ENV)  # in English
 
 
 def default_roots() -> list[Path]:
@@ -61,8 +63,8 @@ def resolve_checkpoint(text: str, roots: list[Path]) -> Path:
     one message that tells nothing about what is or is not on the server.
     """
     if not roots:
-        raise ModelLoadError(OFF)
-    refused = ModelLoadError(REFUSED)
+        raise ModelLoadError(_(OFF_MESSAGE).format(env=ROOTS_ENV))
+    refused = ModelLoadError(_(REFUSED))
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_PATH_CHARS or "\x00" in text:
         raise refused
     try:

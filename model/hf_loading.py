@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from i18n import _
 from model.adapters import HF_FAMILIES, llama_positions
 from model.codec import TextCodec
 from model.errors import ModelLoadError
@@ -45,22 +46,23 @@ def check_shard_index(folder: Path) -> None:
     index = read_json(folder / "model.safetensors.index.json")
     weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not weight_map:
-        raise ModelLoadError(f"model.safetensors.index.json in {folder} has no weight_map")
+        raise ModelLoadError(_("model.safetensors.index.json in {folder} has no weight_map").format(folder=folder))
     real_folder = Path(os.path.realpath(folder))
     for shard in sorted({str(v) for v in weight_map.values()}):
         if not shard.endswith(".safetensors"):
-            raise ModelLoadError(
-                f"model.safetensors.index.json in {folder} maps weights to a file that is not safetensors "
+            raise ModelLoadError(_(
+                "model.safetensors.index.json in {folder} maps weights to a file that is not safetensors "
                 "(a pickle can run arbitrary code, so it is not read). Save the model as safetensors."
-            )
+            ).format(folder=folder))
         real = Path(os.path.realpath(folder / shard))
         if Path(shard).is_absolute() or real.parent != real_folder:
-            raise ModelLoadError(
-                f"model.safetensors.index.json in {folder} names a shard outside the folder; "
+            raise ModelLoadError(_(
+                "model.safetensors.index.json in {folder} names a shard outside the folder; "
                 "shards must be files in the checkpoint folder itself."
-            )
+            ).format(folder=folder))
         if not real.is_file():
-            raise ModelLoadError(f"a shard named in model.safetensors.index.json is missing from {folder}")
+            raise ModelLoadError(_("a shard named in model.safetensors.index.json is missing from {folder}").format(
+                folder=folder))
 
 
 def check_weights(folder: Path) -> None:
@@ -72,12 +74,12 @@ def check_weights(folder: Path) -> None:
         return
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles:
-        raise ModelLoadError(
-            f"{folder} has its weights only in pickle files ({', '.join(pickles)}); unpickling can run "
+        raise ModelLoadError(_(
+            "{folder} has its weights only in pickle files ({files}); unpickling can run "
             "arbitrary code, so they are not read. Save the model as safetensors "
             "(`model.save_pretrained(folder, safe_serialization=True)`) and try again."
-        )
-    raise ModelLoadError(f"model.safetensors is missing from {folder}")
+        ).format(folder=folder, files=", ".join(pickles)))
+    raise ModelLoadError(_("{name} is missing from {folder}").format(name="model.safetensors", folder=folder))
 
 
 def config_int(config: dict, *names: str, default: int | None = None) -> int:
@@ -86,10 +88,11 @@ def config_int(config: dict, *names: str, default: int | None = None) -> int:
         if name in config and config[name] is not None:
             value = config[name]
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ModelLoadError(f"config.json: {name} should be a positive whole number, not {value!r:.40}")
+                raise ModelLoadError(_("config.json: {name} should be a positive whole number, not {value}").format(
+                    name=name, value=f"{value!r:.40}"))
             return value
     if default is None:
-        raise ModelLoadError(f"config.json sets none of {', '.join(names)}")
+        raise ModelLoadError(_("config.json sets none of {names}").format(names=", ".join(names)))
     return default
 
 
@@ -131,26 +134,28 @@ def check_size(folder: Path, model_type: str, config: dict) -> None:
     needed = 4 * estimated_parameters(model_type, config)
     limit = max_parameter_bytes()
     if needed > limit:
-        raise ModelLoadError(
-            f"the model in {folder} would need about {needed / 2**30:,.1f} GiB for its parameters; this server "
-            f"loads at most {limit / 2**30:,.1f} GiB ({MAX_PARAM_BYTES_ENV})."
-        )
+        raise ModelLoadError(_(
+            "the model in {folder} would need about {needed} GiB for its parameters; this server "
+            "loads at most {limit} GiB ({env})."
+        ).format(folder=folder, needed=f"{needed / 2**30:,.1f}", limit=f"{limit / 2**30:,.1f}",
+                 env=MAX_PARAM_BYTES_ENV))
 
 
 def check_tokenizer(folder: Path, codec: TextCodec, n_embeddings: int) -> None:
     """The tokenizer's ids fit the model's embedding table, and it can tokenise a probe text at all."""
     largest = max(codec.full.get_vocab(with_added_tokens=True).values(), default=0)
     if largest >= n_embeddings:
-        raise ModelLoadError(
-            f"{folder / 'tokenizer.json'} has token id {largest}, but the model has only {n_embeddings} "
+        raise ModelLoadError(_(
+            "{path} has token id {largest}, but the model has only {n_embeddings} "
             "token embeddings: the tokenizer does not belong to these weights."
-        )
+        ).format(path=folder / "tokenizer.json", largest=largest, n_embeddings=n_embeddings))
     try:
         codec.full.encode(PROBE_TEXT)
     except BaseException as exc:  # noqa: BLE001 - a panic inside tokenizers is a BaseException
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        raise ModelLoadError(f"{folder / 'tokenizer.json'} fails on ordinary text: {type(exc).__name__}") from None
+        raise ModelLoadError(_("{path} fails on ordinary text: {reason}").format(
+            path=folder / "tokenizer.json", reason=type(exc).__name__)) from None
 
 
 def eos_of(config: PretrainedConfig) -> int | None:
@@ -165,10 +170,10 @@ def check_pad_id(folder: Path, config: dict) -> None:
     """The id that fills a padded batch names a row of the embedding table (``vocab_size`` rows)."""
     pad, vocab = config.get("pad_token_id"), config_int(config, "vocab_size")
     if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < vocab):
-        raise ModelLoadError(
-            f"config.json in {folder} sets pad_token_id {pad!r:.40}, but the model has only {vocab} "
+        raise ModelLoadError(_(
+            "config.json in {folder} sets pad_token_id {pad}, but the model has only {vocab} "
             "token embeddings (vocab_size): the config does not belong to these weights."
-        )
+        ).format(folder=folder, pad=f"{pad!r:.40}", vocab=vocab))
 
 
 def max_tokens_of(model_type: str, config: PretrainedConfig) -> int:
@@ -191,20 +196,19 @@ def load_hf_dir(folder: Path, name: str | None = None) -> LoadedModel:
     config_json = read_json(folder / "config.json")
     model_type = str(config_json.get("model_type", ""))
     if model_type not in HF_FAMILIES:
-        raise ModelLoadError(
-            f"{folder} holds a '{model_type or 'unknown'}' model; supported architectures: "
-            f"{', '.join(sorted(HF_FAMILIES))}."
-        )
+        raise ModelLoadError(_(
+            "{folder} holds a '{model_type}' model; supported architectures: {supported}."
+        ).format(folder=folder, model_type=model_type or "unknown", supported=", ".join(sorted(HF_FAMILIES))))
     class_name, adapter_class = HF_FAMILIES[model_type]
     check_size(folder, model_type, config_json)
     check_pad_id(folder, config_json)
     adapter_class.check_config(config_json)
     check_weights(folder)
     if not (folder / "tokenizer.json").is_file():
-        raise ModelLoadError(
-            f"tokenizer.json is missing from {folder}: save the fast tokenizer there "
+        raise ModelLoadError(_(
+            "tokenizer.json is missing from {folder}: save the fast tokenizer there "
             "(`tokenizer.save_pretrained(folder)`)."
-        )
+        ).format(folder=folder))
     cls = getattr(transformers, class_name)
     # A checkpoint folder is user input: any failure inside transformers becomes a message, not a traceback.
     try:
@@ -216,20 +220,22 @@ def load_hf_dir(folder: Path, name: str | None = None) -> LoadedModel:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         # a validator's message opens with "...:" and says what is wrong on the next line
         first = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
-        raise ModelLoadError(f"{folder} could not be loaded as {model_type}: {first}") from exc
+        raise ModelLoadError(_("{folder} could not be loaded as {model_type}: {reason}").format(
+            folder=folder, model_type=model_type, reason=first)) from exc
     # A pooler is never read here; anything else left at random would show random attention.
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("pooler."))
     if missing:
-        raise ModelLoadError(
-            f"the weights in {folder} do not fit its config.json: {len(missing)} missing, e.g. {missing[0]}"
-        )
+        raise ModelLoadError(_(
+            "the weights in {folder} do not fit its config.json: {n_missing} missing, e.g. {first}"
+        ).format(folder=folder, n_missing=len(missing), first=missing[0]))
     net.eval()
     try:
         codec = TextCodec(folder / "tokenizer.json", max_tokens=max_tokens_of(model_type, net.config))
     except BaseException as exc:  # noqa: BLE001 - tokenizers raises a bare Exception, or panics, on a bad file
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        raise ModelLoadError(f"{folder / 'tokenizer.json'} is not a readable tokenizer: {exc}") from exc
+        raise ModelLoadError(_("{path} is not a readable tokenizer: {reason}").format(
+            path=folder / "tokenizer.json", reason=exc)) from exc
     check_tokenizer(folder, codec, net.get_input_embeddings().num_embeddings)
     cfg = net.config
     adapter = adapter_class.for_model(net)

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from i18n import _
 from model.capture import encode_checked, padded, target_ids_of
 from model.hooks import hooked
 from model.types import LoadedModel
@@ -50,12 +51,12 @@ class Inputs:
 def measure_name(model: LoadedModel, continuation: str | None = None) -> str:
     """What the effect of an intervention means for this model, said for the page."""
     if model.arch == "encoder":
-        return "1 − cosine of the sentence embedding (mean of the last hidden states)"
+        return _("1 − cosine of the sentence embedding (mean of the last hidden states)")
     if model.arch == "encoder-decoder":
-        return "drop in log-probability of the output the unchanged model wrote"
+        return _("drop in log-probability of the output the unchanged model wrote")
     if continuation:
-        return "drop in log-probability of the continuation"
-    return "drop in log-probability of the next token the unchanged model predicts"
+        return _("drop in log-probability of the continuation")
+    return _("drop in log-probability of the next token the unchanged model predicts")
 
 
 def prepare(model: LoadedModel, text: str, continuation: str | None = None) -> Inputs:
@@ -66,10 +67,11 @@ def prepare(model: LoadedModel, text: str, continuation: str | None = None) -> I
         try:
             continuation.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise ValueError("The continuation is not valid Unicode: it holds unpaired surrogate characters.") from exc
+            raise ValueError(_("The continuation is not valid Unicode: it holds unpaired surrogate "
+                             "characters.")) from exc
         extra = model.codec.full.encode(continuation, add_special_tokens=False).ids
         if not extra:
-            raise ValueError("The continuation has no tokens to score: type the words the model should write.")
+            raise ValueError(_("The continuation has no tokens to score: type the words the model should write."))
         rows = (rows + extra)[: model.max_tokens]
         scored = max(0, len(rows) - len(enc.ids))
     ids, mask = padded([rows], model.adapter.pad_id)
@@ -189,11 +191,12 @@ def patch_source(model: LoadedModel, text: str, corrupted: str | None, mode: str
     if mode != "patch":
         return None
     if not corrupted:
-        raise ValueError("Patching needs a second sentence to take the heads' outputs from.")
+        raise ValueError(_("Patching needs a second sentence to take the heads' outputs from."))
     clean, other = prepare(model, text), prepare(model, corrupted)
     if other.ids.shape != clean.ids.shape:
-        raise ValueError(f"The two sentences must have the same number of tokens to patch one into the other: "
-                         f"{clean.ids.shape[1]} and {other.ids.shape[1]}.")
+        raise ValueError(_("The two sentences must have the same number of tokens to patch one into the other: "
+                           "{n_first} and {n_second}.").format(n_first=clean.ids.shape[1],
+                                                              n_second=other.ids.shape[1]))
     return head_outputs_on(model, other)
 
 
@@ -211,7 +214,7 @@ def describe(model: LoadedModel, inputs: Inputs, out: torch.Tensor, clean: torch
     """What the output shows a reader: cosine to the clean embedding, or the top next tokens."""
     if model.arch == "encoder":
         cos = float(F.cosine_similarity(out.mean(1), clean.mean(1), dim=-1)[0])
-        return f"an embedding at cosine {cos:.4f} to the unchanged one"
+        return _("an embedding at cosine {cos} to the unchanged one").format(cos=f"{cos:.4f}")
     probs = F.softmax(out[0, -1].float(), dim=-1)
     top = torch.topk(probs, 5)
     codec = model.target_codec or model.codec
@@ -236,7 +239,7 @@ def intervene(model: LoadedModel, text: str, heads: Iterable[Head], mode: str = 
     if model.arch == "encoder-decoder":
         before = model.target_codec.decode(inputs.target[0].tolist())
     elif model.arch == "encoder":
-        before, after = "the sentence embedding", describe(model, inputs, changed, clean)
+        before, after = _("the sentence embedding"), describe(model, inputs, changed, clean)
     else:
         before, after = describe(model, inputs, clean, clean), describe(model, inputs, changed, clean)
     return Outcome(measure_name(model, continuation), value, before, after)

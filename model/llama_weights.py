@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from i18n import _
 from model.errors import ModelLoadError
 from model.files import renamed
 from model.transformer import TransformerConfig
@@ -18,12 +19,12 @@ def llama_config(hf: dict, max_positions: int | None = None) -> TransformerConfi
     """Our config for a Llama ``config.json``: RoPE, grouped-query attention, RMSNorm, SwiGLU, no biases."""
     try:
         if hf.get("rope_scaling") or (hf.get("rope_parameters") or {}).get("rope_type", "default") != "default":
-            raise ValueError("only plain RoPE is supported, not a scaled variant")
+            raise ValueError(_("only plain RoPE is supported, not a scaled variant"))
         theta = hf.get("rope_theta") or (hf.get("rope_parameters") or {}).get("rope_theta") or 10000.0
         if hf.get("attention_bias") or hf.get("mlp_bias"):
-            raise ValueError("Llama projections with biases are not supported")
+            raise ValueError(_("Llama projections with biases are not supported"))
         if hf.get("hidden_act", "silu") != "silu":
-            raise ValueError(f"hidden_act {hf.get('hidden_act')!r} is not silu")
+            raise ValueError(_("hidden_act {name} is not silu").format(name=repr(hf.get("hidden_act"))))
         return TransformerConfig(
             vocab_size=int(hf["vocab_size"]),
             d_model=int(hf["hidden_size"]),
@@ -44,7 +45,7 @@ def llama_config(hf: dict, max_positions: int | None = None) -> TransformerConfi
             pad_id=int(hf.get("pad_token_id") or 0),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"config.json does not describe a Llama decoder: {exc}") from exc
+        raise ModelLoadError(_("config.json does not describe a Llama decoder: {reason}").format(reason=exc)) from exc
 
 
 # Hugging Face Llama parameter names -> ours (regex, replacement).

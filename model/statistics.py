@@ -22,6 +22,8 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from i18n import N_
+
 FIRST_SPECIAL = frozenset({"[CLS]", "<s>", "<bos>", "[BOS]"})
 LAST_SPECIAL = frozenset({"[SEP]", "</s>", "<eos>", "[EOS]"})
 # Subword markers of WordPiece, byte-level BPE and SentencePiece, stripped before the punctuation test.
@@ -33,16 +35,16 @@ SINK_SHARE = 0.5
 
 STAT_COLUMNS = ["entropy", "distance", "cls", "sep", "punct", "previous", "same", "next", "first", "confidence"]
 STAT_LABELS = {
-    "entropy": "entropy (nats)",
-    "distance": "mean distance",
-    "cls": "share on [CLS]",
-    "sep": "share on [SEP]",
-    "punct": "share on punctuation",
-    "previous": "share on previous",
-    "same": "share on itself",
-    "next": "share on next",
-    "first": "share on first token",
-    "confidence": "confidence",
+    "entropy": N_("entropy (nats)"),
+    "distance": N_("mean distance"),
+    "cls": N_("share on [CLS]"),
+    "sep": N_("share on [SEP]"),
+    "punct": N_("share on punctuation"),
+    "previous": N_("share on previous"),
+    "same": N_("share on itself"),
+    "next": N_("share on next"),
+    "first": N_("share on first token"),
+    "confidence": N_("confidence"),
 }
 
 
@@ -171,7 +173,7 @@ def attention_rollout(att: np.ndarray, residual: float = 0.5) -> np.ndarray:
     w = as_weights(att)
     if w.ndim != 4 or w.shape[-1] != w.shape[-2]:
         raise ValueError(f"rollout needs square self-attention [layers, heads, T, T], got shape {w.shape}")
-    L, _, T, _ = w.shape
+    L, _heads, T, _keys = w.shape
     eye = np.eye(T, dtype=np.float64)
     mixed = residual * eye + (1.0 - residual) * w.mean(1, dtype=np.float64)  # (L, T, T), no float64 copy of w
     mixed /= mixed.sum(-1, keepdims=True)

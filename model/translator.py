@@ -17,6 +17,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 
+from i18n import _
 from model.adapters import TransformerAdapter
 from model.codec import TextCodec
 from model.errors import ModelLoadError
@@ -99,22 +100,26 @@ def config_from_json(data: dict) -> TransformerConfig:
     try:
         cfg = TransformerConfig(**{k: v for k, v in data.items() if k in fields})
     except (TypeError, ValueError) as exc:
-        raise ModelLoadError(f"the translator's config.json is not a model config: {exc}") from exc
+        raise ModelLoadError(_("the translator's config.json is not a model config: {reason}").format(
+            reason=exc)) from exc
     if cfg.arch != "encoder-decoder":
-        raise ModelLoadError(f"the translator's config.json describes an {cfg.arch} model, not an encoder-decoder")
+        raise ModelLoadError(_("the translator's config.json describes an {arch} model, not an "
+                               "encoder-decoder").format(arch=cfg.arch))
     return cfg
 
 
 def load_translator(folder: Path = ASSETS) -> LoadedModel:
     """The trained translator from ``folder`` (``assets/translator`` by default)."""
     if not folder.is_dir():
-        raise ModelLoadError(f"the translator's folder {folder} is missing: run `python -m model.train`")
+        raise ModelLoadError(_("the translator's folder {folder} is missing: run `{command}`").format(
+            folder=folder, command="python -m model.train"))
     data = read_json(folder / "config.json")
     cfg = config_from_json(data)
     state = read_safetensors(folder / "model.safetensors")
     for name in (SOURCE_FILE, TARGET_FILE):
         if not (folder / name).is_file():
-            raise ModelLoadError(f"{name} is missing from {folder}: run `python -m model.train`")
+            raise ModelLoadError(_("{name} is missing from {folder}: run `{command}`").format(
+                name=name, folder=folder, command="python -m model.train"))
     net = Transformer(cfg)
     load_weights(net, state, folder / "model.safetensors")
     net.eval()

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from i18n import _
 from model.codec import TextCodec
 from model.readable import GENERATED_MARK, marked
 
@@ -42,9 +43,9 @@ class ScoreForm:
         parts = ["q · k" if self.scale == 1.0 else f"q · k / √{round(1 / self.scale ** 2)}"
                  if abs(1 / self.scale ** 2 - round(1 / self.scale ** 2)) < 1e-6 else f"{self.scale:.4g} × q · k"]
         if self.relative_bias:
-            parts.append("a learned position bias")
+            parts.append(_("a learned position bias"))
         if self.causal:
-            parts.append("a causal mask")
+            parts.append(_("a causal mask"))
         return " + ".join(parts)
 
 
@@ -158,7 +159,7 @@ class Capture:
 
     def shape(self, kind: str) -> tuple[int, int, int, int]:
         """``(layers, heads, queries, keys)`` of ``kind``'s attention."""
-        n_layers, n_heads, n_q, _ = self.q[kind].shape
+        n_layers, n_heads, n_q, _d_head = self.q[kind].shape
         return n_layers, n_heads, n_q, self.k[kind].shape[2]
 
     def n_layers(self, kind: str) -> int:
