@@ -19,7 +19,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
 from model import ModelLoadError, capture, load_model
 from model.folders import ROOTS_ENV
+from ui.sidebar import DEFAULT_NEW_TOKENS
 from viz.grid import thumbnails
+from viz.labels import escape
 from viz.steps import compute_step
 
 WORDS = "the cat sat on mat a dog saw and bird it was tired street".split()
@@ -322,6 +324,10 @@ def test_dashboard_draws_a_local_checkpoint(checkpoints, family, monkeypatch):
     assert not at.error
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     expected = TEXT.split() if family == "gpt2" else ["[CLS]", *TEXT.split(), "[SEP]"]
+    if family == "gpt2":  # a decoder: the page continues the text, the tokens it wrote marked
+        continued = capture(load_model(str(checkpoints[family])), TEXT, max_new_tokens=DEFAULT_NEW_TOKENS)
+        assert continued.n_generated > 0 and continued.tokens[:len(expected)] == expected
+        expected = [escape(t) for t in continued.query_labels("decoder")]
     assert spec["layout"]["xaxis"]["ticktext"] == expected
 
 
@@ -369,5 +375,5 @@ def test_a_bookmarked_local_folder_reopens_it(checkpoints, monkeypatch):
     assert not at.exception and not at.error
     assert at.session_state["model"] == "local"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["xaxis"]["ticktext"] == TEXT.split()
+    assert spec["layout"]["xaxis"]["ticktext"][:len(TEXT.split())] == TEXT.split()
     assert dict(at.query_params)["folder"] in (folder, [folder])

@@ -21,6 +21,8 @@ from model import ModelLoadError, capture, load_model
 from model.capture import capture_batch
 from model.folders import ROOTS_ENV
 from model.hf_loading import estimated_parameters
+from ui.sidebar import DEFAULT_NEW_TOKENS
+from viz.labels import escape
 
 CORPUS = [
     "The cat sat on the mat and the dog saw it.",
@@ -288,7 +290,9 @@ def test_every_view_draws_a_llama_folder(checkpoints, monkeypatch):
     at.run()
     assert not at.exception and not at.error
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(spec["layout"]["xaxis"]["ticktext"]) == len(load_model(str(checkpoints["qwen2"])).codec.encode(TEXT).ids)
+    continued = capture(load_model(str(checkpoints["qwen2"])), TEXT, max_new_tokens=DEFAULT_NEW_TOKENS)
+    assert continued.n_generated > 0  # the page continues a decoder's text
+    assert spec["layout"]["xaxis"]["ticktext"] == [escape(t) for t in continued.query_labels("decoder")]
     for view in at.segmented_control(key="view").options:
         at.segmented_control(key="view").set_value(view).run()
         assert not at.exception, (view, at.exception[0].value)
