@@ -74,7 +74,7 @@ def regroup(w, q_tokens: list[str], k_tokens: list[str], cap: Capture, kind: str
         return merge_groups(w, [[i] for i in range(len(q_tokens))], groups), q_tokens, labels
     options = list(range(len(groups)))
     st.session_state["span"] = [i for i in st.session_state.get("span", []) if i in options]
-    span = col2.multiselect(_("Span: tokens to count as one"), options, key="span",
+    span = col2.multiselect(_("Span: tokens to count as one"), options, key="span", placeholder=_("Choose options"),
                             format_func=lambda i: f"{i} {labels[i]}")
     if len(span) > 1:
         merged = span_groups(len(groups), span)

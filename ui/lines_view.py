@@ -40,7 +40,8 @@ def render(cap: Capture, settings: Settings) -> None:
     if "lines_heads" not in st.session_state or any(h >= n_heads for h in st.session_state["lines_heads"]):
         st.session_state["lines_heads"] = [chosen]  # the head in focus, not a hairball of every head
     heads = col2.multiselect(_("Heads"), list(range(n_heads)), key="lines_heads", format_func=lambda h: f"H{h}",
-                             disabled=combined, help=_("Off while the heads of a layer are combined (sidebar).")
+                             placeholder=_("Choose options"), disabled=combined,
+                             help=_("Off while the heads of a layer are combined (sidebar).")
                              if combined else None)
     col3.button(_("All heads"), on_click=all_heads, args=(n_heads,), disabled=combined, key="lines_all")
 
