@@ -68,7 +68,7 @@ def test_url_opens_the_step_by_step_view(browser, dashboard_url, minilm):
         assert np.abs(weights - cap.head("encoder", 0, 0)[1]).max() > 1e-2  # not the default head
         params = urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)
         assert params == {"model": ["minilm"], "text": ["the cat saw the dog and the bird"],
-                          "view": ["Step by step"], "layer": ["2"], "head": ["5"]}
+                          "view": ["Step by step"], "layer": ["2"], "head": ["5"], "query": ["1"]}
         screenshot(pg, "step_by_step")
     finally:
         context.close()
