@@ -20,6 +20,7 @@ TRANSLATED += ["ui/head_view.py", "ui/lines_view.py", "ui/model_view.py", "ui/st
                "ui/translation_view.py", "ui/controls.py", "ui/export_view.py", "ui/figure.py", "ui/downloads.py",
                "viz/heatmaps.py", "viz/lines.py", "viz/grid.py", "viz/steps.py", "viz/alignment.py",
                "viz/publication.py", "viz/labels.py"]
+TRANSLATED += ["ui/positions_view.py", "viz/positional.py", "viz/rope.py"]
 TRANSLATED += ["export/images.py"] + [f"model/{m}.py" for m in (
     "adapters", "capture", "chat", "corpus", "files", "folders", "hf_loading", "interventions", "llama_weights",
     "loading", "smollm2", "statistics", "translator", "types")]

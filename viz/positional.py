@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from i18n import N_, _
 from viz.heatmaps import heatmap_figure, heatmap_trace, title_style, token_axis
 
-SCALES = {"robust": "robust range (outliers clipped)", "full": "full range",
-          "dimension": "each dimension to its own range"}
+SCALES = {"robust": N_("robust range (outliers clipped)"), "full": N_("full range"),
+          "dimension": N_("each dimension to its own range")}
+METRICS = {"cosine": N_("cosine"), "dot": N_("dot")}  # a similarity's name on its colour bar and hover
 ROBUST_PERCENTILE = 99.5  # of |value|: a few outlier dimensions no longer wash every other one out
 
 
@@ -34,18 +36,20 @@ class ColourRange:
     def describe(self, most: int = 5) -> str:
         """What a caption says of the range, e.g. ``colours clipped at ±0.073 ...; beyond: dim 99 (1.87) ...``."""
         if self.how == "dimension":
-            return "each dimension divided by its own largest |value|, so every column spans -1..1"
+            return _("each dimension divided by its own largest |value|, so every column spans -1..1")
+        limit = f"{self.limit:.3g}"
         if self.how == "full":
-            return f"colours span the full range ±{self.limit:.3g}"
-        text = (f"colours clipped at ±{self.limit:.3g} (the {ROBUST_PERCENTILE:g}th percentile of |value|), "
-                "symmetric about 0")
+            return _("colours span the full range ±{limit}").format(limit=limit)
+        text = _("colours clipped at ±{limit} (the {percentile}th percentile of |value|), symmetric about 0").format(
+            limit=limit, percentile=f"{ROBUST_PERCENTILE:g}")
         if not self.clipped:
-            return text + "; no dimension goes beyond it"
+            return _("{range}; no dimension goes beyond it").format(range=text)
         dims = list(self.clipped.items())
-        shown = ", ".join(f"dim {d} ({v:.3g})" for d, v in dims[:most])
-        more = f" and {len(dims) - most} more" if len(dims) > most else ""
-        return (f"{text}; {self.share_beyond:.1%} of the values lie beyond it and are drawn at the ends of the "
-                f"scale, in {len(dims)} dimensions: {shown}{more}")
+        shown = _(", ").join(_("dim {dim} ({peak})").format(dim=d, peak=f"{v:.3g}") for d, v in dims[:most])
+        more = _(" and {n} more").format(n=len(dims) - most) if len(dims) > most else ""
+        return _("{range}; {share} of the values lie beyond it and are drawn at the ends of the "
+                 "scale, in {n} dimensions: {dims}{more}").format(range=text, share=f"{self.share_beyond:.1%}",
+                                                                 n=len(dims), dims=shown, more=more)
 
 
 def colour_range(positions: np.ndarray, how: str = "robust") -> ColourRange:
@@ -80,17 +84,17 @@ def positions_heatmap(positions: np.ndarray, tokens: list[str] | None = None, *,
     if scale == "dimension":
         peaks = np.abs(p).max(axis=0)  # (dims,)
         z = p / np.where(peaks > 0, peaks, 1.0)[None, :]  # (positions, dims): each column within ±1
-        style = {"customdata": p, "colorbar": {"title": {"text": "value /<br>dim's max"}},
-                 "hovertemplate": "position %{y}<br>dimension %{x}<br>value %{customdata:.3f}"
-                                  "<br>scaled %{z:.2f}<extra></extra>"}
+        style = {"customdata": p, "colorbar": {"title": {"text": _("value /<br>dim's max")}},
+                 "hovertemplate": _("position %{y}<br>dimension %{x}<br>value %{customdata:.3f}"
+                                    "<br>scaled %{z:.2f}") + "<extra></extra>"}
     else:
         z = p
-        note = f"<br>clipped at<br>±{rng.limit:.3g}" if rng.clipped else ""
-        style = {"colorbar": {"title": {"text": f"value{note}"}}}
-    trace = heatmap_trace(z, tokens, rows="position", cols="dimension", value="value",
+        note = _("<br>clipped at<br>±{limit}").format(limit=f"{rng.limit:.3g}") if rng.clipped else ""
+        style = {"colorbar": {"title": {"text": _("value") + note}}}
+    trace = heatmap_trace(z, tokens, rows=_("position"), cols=_("dimension"), value=_("value"),
                           colorscale="RdBu", zmin=-rng.limit, zmax=rng.limit, reversescale=True, **style)
-    return heatmap_figure(trace, title=title, xaxis=token_axis(None, "dimension"),
-                          yaxis=token_axis(tokens, "position"))
+    return heatmap_figure(trace, title=title, xaxis=token_axis(None, _("dimension")),
+                          yaxis=token_axis(tokens, _("position")))
 
 
 def similarity_heatmap(sim: np.ndarray, tokens: list[str] | None = None, *, metric: str = "cosine",
@@ -100,8 +104,9 @@ def similarity_heatmap(sim: np.ndarray, tokens: list[str] | None = None, *, metr
     if s.ndim != 2 or s.shape[0] != s.shape[1]:
         raise ValueError(f"a similarity matrix is square, got shape {s.shape}")
     bounds = {"zmin": -1.0, "zmax": 1.0} if metric == "cosine" else {"zmid": 0.0}
-    trace = heatmap_trace(s, tokens, tokens, rows="position", cols="position", value=metric,
-                          colorscale="RdBu", reversescale=True, colorbar_title=metric, **bounds)
+    name = _(METRICS[metric]) if metric in METRICS else metric
+    trace = heatmap_trace(s, tokens, tokens, rows=_("position"), cols=_("position"), value=name,
+                          colorscale="RdBu", reversescale=True, colorbar_title=name, **bounds)
     return heatmap_figure(trace, title=title,
                           xaxis=token_axis(tokens, scaleanchor="y", constrain="domain"),
                           yaxis=token_axis(tokens, constrain="domain"))
@@ -117,13 +122,14 @@ def dimension_curves(positions: np.ndarray, dims: list[int], *, title: str = "")
         raise ValueError(f"dimensions {bad} are outside 0..{p.shape[1] - 1}")
     x = np.arange(p.shape[0])
     fig = go.Figure([
-        go.Scatter(x=x, y=p[:, d], mode="lines", name=f"dim {d}",
-                   hovertemplate=f"dim {d}<br>position %{{x}}<br>value %{{y:.3f}}<extra></extra>")
+        go.Scatter(x=x, y=p[:, d], mode="lines", name=_("dim {dim}").format(dim=d),
+                   hovertemplate=_("dim {dim}").format(dim=d) + "<br>" + _("position %{x}<br>value %{y:.3f}")
+                   + "<extra></extra>")
         for d in dims
     ])
     fig.update_layout(
         title=title_style(title),
-        xaxis={"title": {"text": "position"}}, yaxis={"title": {"text": "value"}},
+        xaxis={"title": {"text": _("position")}}, yaxis={"title": {"text": _("value")}},
         height=350, margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 40},
     )
     return fig
@@ -140,10 +146,10 @@ def offset_profile_heatmap(offsets: np.ndarray, profile: np.ndarray, *, title: s
     offs = np.asarray(offsets)
     if prof.ndim != 3 or prof.shape[-1] != offs.shape[0]:
         raise ValueError(f"profile {prof.shape} does not match {offs.shape[0]} offsets")
-    L, H, _ = prof.shape
+    L, H, _n_offsets = prof.shape
     rows = [f"L{layer} H{head}" for layer in range(L) for head in range(H)]
-    trace = heatmap_trace(prof.reshape(L * H, -1), rows="head", cols="offset", value="mean weight", x=offs, y=rows,
-                          colorscale=colorscale, zmin=0.0, colorbar_title="mean weight")  # (L*H, offsets)
+    trace = heatmap_trace(prof.reshape(L * H, -1), rows=_("head"), cols=_("offset"), value=_("mean weight"), x=offs,
+                          y=rows, colorscale=colorscale, zmin=0.0, colorbar_title=_("mean weight"))  # (L*H, offsets)
     return heatmap_figure(trace, title=title,
-                          xaxis=token_axis(None, "offset (key - query)", dtick=1 if len(offs) <= 21 else None),
-                          yaxis=token_axis(None, "head", type="category"))
+                          xaxis=token_axis(None, _("offset (key - query)"), dtick=1 if len(offs) <= 21 else None),
+                          yaxis=token_axis(None, _("head"), type="category"))
