@@ -145,7 +145,8 @@ def render(cap: Capture, settings: Settings) -> None:
         st.caption(_("The one-pass estimate ranks the heads with Spearman correlation {rho} to the exact effects "
                      "on this input.").format(rho=f"{agreement(exact, estimate):.2f}"))
     every = [(k, lay, h) for k, lay, h in shown[["kind", "layer", "head"]].itertuples(index=False)]
-    heads = st.multiselect(_("Heads to knock out together"), every, format_func=head_label, key="iv_heads")
+    heads = st.multiselect(_("Heads to knock out together"), every, format_func=head_label, key="iv_heads",
+                           placeholder=_("Choose options"))
     if not heads:
         st.info(_("Click heads in the map, or choose them above, to see the output without them."))
         explain(EXPLANATION)
