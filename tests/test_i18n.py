@@ -21,6 +21,8 @@ TRANSLATED += ["ui/head_view.py", "ui/lines_view.py", "ui/model_view.py", "ui/st
                "viz/heatmaps.py", "viz/lines.py", "viz/grid.py", "viz/steps.py", "viz/alignment.py",
                "viz/publication.py", "viz/labels.py"]
 TRANSLATED += ["ui/positions_view.py", "viz/positional.py", "viz/rope.py"]
+TRANSLATED += ["ui/statistics_view.py", "ui/stat_tables.py", "ui/corpus_view.py", "ui/compare_view.py",
+               "ui/interventions_view.py", "viz/statistics.py", "viz/compare.py", "viz/importance.py"]
 TRANSLATED += ["export/images.py"] + [f"model/{m}.py" for m in (
     "adapters", "capture", "chat", "corpus", "files", "folders", "hf_loading", "interventions", "llama_weights",
     "loading", "smollm2", "statistics", "translator", "types")]
