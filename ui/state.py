@@ -11,7 +11,7 @@ import gc
 
 import streamlit as st
 
-from i18n import N_, language
+from i18n import N_, _, language
 from model import Capture, LoadedModel, capture, load_model
 from model.folders import allowed_roots, resolve_checkpoint
 from ui.settings import Settings
@@ -25,9 +25,15 @@ LOCAL = "local"
 LOCAL_LABEL = N_("Local checkpoint folder")
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def get_model(name: str) -> LoadedModel:
     """A built-in model by name, or a checkpoint folder inside the roots this server allows."""
+    # the spinner in the session's language; Streamlit shows it only if the call takes over half a second
+    with st.spinner(_("Loading the model...")):
+        return cached_model(name)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_model(name: str) -> LoadedModel:
     if name.strip().lower() in MODELS:
         model = load_model(name)
     else:
@@ -44,7 +50,7 @@ def get_model(name: str) -> LoadedModel:
 # every rerun of every session. A Capture keeps its arrays read-only itself, so no view can change what
 # another session sees, and keeps per-head queries, keys and values (plus 8-bit thumbnails), not every
 # weight: a 510-token MiniLM capture is ~15 MB, so 8 entries stay near 120 MB; an hour idle frees them.
-@st.cache_resource(max_entries=8, ttl=3600, show_spinner="Running the model...")
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def cached_capture(name: str, text: str, target: str | None, zero_positions: bool, max_new_tokens: int | None,
                    lang: str) -> Capture:
     """``lang`` keys the cache by the session's language: a capture's notice is written in it."""
@@ -53,7 +59,8 @@ def cached_capture(name: str, text: str, target: str | None, zero_positions: boo
 
 def get_capture(name: str, text: str, target: str | None = None, zero_positions: bool = False,
                 max_new_tokens: int | None = None) -> Capture:
-    return cached_capture(name, text, target, zero_positions, max_new_tokens, language())
+    with st.spinner(_("Running the model...")):
+        return cached_capture(name, text, target, zero_positions, max_new_tokens, language())
 
 
 def current_capture(settings: Settings) -> Capture:
