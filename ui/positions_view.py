@@ -162,7 +162,7 @@ def vectors_source(cap: Capture, settings: Settings) -> tuple[object, list[str] 
         n = table.shape[0] if table is not None else max(len(cap.tokens), 128)
         d = cap.positions.shape[1] if cap.positions is not None else 384
         return sinusoidal_table(n, d).numpy(), None, _("sinusoidal encoding, {n} positions x {d} dims").format(n=n, d=d)
-    return cap.positions, cap.tokens, _("{model}: positional vectors added to this sentence").format(
+    return cap.positions, cap.labels, _("{model}: positional vectors added to this sentence").format(
         model=cap.model_name)
 
 
@@ -261,13 +261,14 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
     zeroed = get_capture(settings.model_name, settings.text, zero_positions=True) if cap.positions is not None else cap
     mixed = get_capture(settings.model_name, shuffled)
     idx = align_shuffled(get_model(settings.model_name).codec, settings.text, shuffled, order)
-    tokens = cap.tokens
+    tokens = cap.query_labels(kind)  # as text: byte-level tokens read as what they spell
     panels = [Panel(cap.head(kind, layer, head), tokens, tokens, _("original")),
               Panel(zeroed.head(kind, layer, head), tokens, tokens, _("positions zeroed"))]
     if idx is None:
         st.caption(_("The shuffled sentence does not tokenise word for word like the original "
                      "(e.g. it was cut at the model's length), so it is shown in its own order."))
-        panels.append(Panel(mixed.head(kind, layer, head), mixed.tokens, mixed.tokens, _("words shuffled")))
+        shuffled_tokens = mixed.query_labels(kind)
+        panels.append(Panel(mixed.head(kind, layer, head), shuffled_tokens, shuffled_tokens, _("words shuffled")))
     else:
         panels.append(Panel(reorder(mixed.head(kind, layer, head), idx), tokens, tokens,
                             _("words shuffled, put back in order")))
