@@ -175,28 +175,39 @@ class Capture:
         if not 0 <= layer < n_layers or (head is not None and not 0 <= head < n_heads):
             raise IndexError(f"{kind} has {n_layers} layers x {n_heads} heads, not L{layer} H{head}")
 
-    def score_terms(self, kind: str, layer: int, head: int | None = None) -> dict[str, np.ndarray]:
+    def score_terms(self, kind: str, layer: int, head: int | None = None,
+                    queries: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The terms whose sum is the score before the softmax, each ``[(heads,) queries, keys]``.
 
         ``content`` is ``scale * q . k``; ``bias`` the relative-position bias where the family has
         one; ``mask`` 0 where a key is visible and ``-inf`` where it is not (causal attention).
+        ``queries`` (positions) keeps only those rows: what one decoding step read costs one row.
         """
         self._check(kind, layer, head)
         form = self.score_forms[kind]
         heads = np.arange(self.n_heads(kind)) if head is None else np.array([head])
         group = self.q[kind].shape[1] // self.k[kind].shape[1]
-        q = self.q[kind][layer, heads]  # (h, Q, dh)
+        rows = np.arange(self.q[kind].shape[2]) if queries is None else np.asarray(queries, dtype=np.int64)
+        q = self.q[kind][layer][heads][:, rows]  # (h, Q, dh)
         k = self.k[kind][layer, heads // group]  # (h, K, dh)
         terms = {"content": np.matmul(q, k.transpose(0, 2, 1)) * np.float32(form.scale)}  # (h, Q, K)
-        n_q, n_k = q.shape[1], k.shape[1]
-        offset = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # (Q, K): key - query
+        n_all, n_k = self.q[kind].shape[2], k.shape[1]
+        offset = np.arange(n_k)[None, :] - rows[:, None]  # (Q, K): key - query
         if kind in self.bias:
-            terms["bias"] = self.bias[kind][heads][:, offset + n_q - 1]  # (h, Q, K)
+            terms["bias"] = self.bias[kind][heads][:, offset + n_all - 1]  # (h, Q, K)
         if form.causal:
             terms["mask"] = np.where(offset > 0, -np.inf, 0.0).astype(np.float32)[None]  # (1, Q, K)
         if head is not None:
             terms = {name: t[0] for name, t in terms.items()}
         return terms
+
+    def rows(self, kind: str, layer: int, queries: np.ndarray, head: int | None = None) -> np.ndarray:
+        """The exact weights of the ``queries`` rows only, ``[(heads,) len(queries), keys]``."""
+        terms = list(self.score_terms(kind, layer, head, queries).values())
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return softmax(total.astype(np.float32, copy=False))
 
     def scores(self, kind: str, layer: int, head: int | None = None) -> np.ndarray:
         """Scores before the softmax, ``[(heads,) queries, keys]``, masked keys at ``-inf``."""

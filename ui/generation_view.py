@@ -83,27 +83,28 @@ def render(cap: Capture, settings: Settings) -> None:
     hide, first = hidden_tokens(cap, settings), settings.hide_sink
     keys = labels[:query + 1]
 
-    def row_of(weights: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """``[..., n, n]`` -> the query's row over the keys it saw, the hidden keys dropped: ``[..., keys]``."""
-        sub = weights[..., query:query + 1, :query + 1]  # (..., 1, keys)
+    def row_of(at_layer: int) -> tuple[np.ndarray, list[str]]:
+        """Every head's row of the query at a layer over the keys it saw, the hidden keys dropped: ``[H, keys]``.
+        Only that row is computed (``Capture.rows``), never the layer's whole matrices."""
+        sub = cap.rows(KIND, at_layer, np.array([query]))[..., :query + 1]  # (H, 1, keys)
         w, _rows, kept = hide_tokens(sub, [labels[query]], keys, hide, first=first)
         return w[..., 0, :], kept
 
-    heads, kept = row_of(cap.layer(KIND, layer))  # (H, keys)
+    heads, kept = row_of(layer)  # (H, keys)
     title = _("step {step}: each head of layer {layer} writing {token}").format(step=step, layer=layer,
                                                                                token=labels[written])
     show(named_rows_heatmap(heads, head_names(cap), kept, rows=_("head"), title=title,
                             colorscale=settings.colorscale),
          chart_name(cap, KIND, layer, f"step{step}_heads"), key="gen_heads_chart")
 
-    layers = np.stack([row_of(att)[0].mean(axis=0) for att in cap.layers(KIND)])  # (L, keys)
+    layers = np.stack([row_of(i)[0].mean(axis=0) for i in range(n_layers)])  # (L, keys)
     show(named_rows_heatmap(layers, [f"L{i}" for i in range(n_layers)], kept, rows=_("layer"),
                             title=_("step {step}: mean of each layer's heads").format(step=step),
                             colorscale=settings.colorscale),
          file_name(cap.model_name, "all_layers", f"step{step}", KIND), key="gen_layers_chart")
 
     head = index_slider(st, _("Head"), cap.n_heads(KIND), "head")
-    att = cap.head(KIND, layer, head)[first_written - 1:n - 1]  # (written, n): the rows that chose each token
+    att = cap.rows(KIND, layer, np.arange(first_written - 1, n - 1), head=head)  # (written, n): the rows that chose
     names = [f"{i + 1} {labels[first_written + i]}" for i in range(cap.n_generated)]  # unique, never hidden
     steps, _rows, kept_all = hide_tokens(att, names, labels, hide, first=first)
     title = _("every step: {head} of layer {layer}").format(head=head_names(cap)[head], layer=layer)
