@@ -8,6 +8,7 @@ every session (``st.cache_resource`` too), so moving a slider never runs the net
 from __future__ import annotations
 
 import gc
+import threading
 
 import streamlit as st
 
@@ -53,8 +54,24 @@ def cached_model(name: str) -> LoadedModel:
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def cached_capture(name: str, text: str, target: str | None, zero_positions: bool, max_new_tokens: int | None,
                    lang: str) -> Capture:
-    """``lang`` keys the cache by the session's language: a capture's notice is written in it."""
-    return capture(get_model(name), text, target, zero_positions=zero_positions, max_new_tokens=max_new_tokens)
+    """``lang`` keys the cache by the session's language: a capture's notice is written in it.
+
+    One forward pass of a model at a time: at 2,048 tokens each pass holds about 1 GB of scores and
+    weights while it runs, and on a few cores passes side by side are no faster than in turn.
+    """
+    with forward_lock(name):
+        return capture(get_model(name), text, target, zero_positions=zero_positions,
+                       max_new_tokens=max_new_tokens)
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def forward_lock(name: str) -> threading.Lock:
+    """The lock that lets one capture of model ``name`` run at a time, across every session."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(name, threading.Lock())
 
 
 def get_capture(name: str, text: str, target: str | None = None, zero_positions: bool = False,
