@@ -132,3 +132,27 @@ def test_many_heads_label_a_subset_and_keep_every_name_in_the_hover():
     assert len(bars.layout.xaxis.tickvals) <= MAX_BAR_TICKS and list(bars.data[0].x) == names
     scatter = head_scatter(frame.assign(x=0.0, y=1.0), "x", "y", names=names, selected=(5, 4))
     assert scatter.data[0].text[49] == "L5 H4 (KV1)" and scatter.data[1].text == ("L5 H4 (KV1)",)
+
+
+def test_the_compare_view_honours_hidden_tokens_and_combined_heads(minilm):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_dashboard import as_array
+    from ui.compare_view import PAIR
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=120)
+    for key, value in {"view": "Compare", "cmp_mode": "Two sentences", "hide_special": True, "combine": "max",
+                       "layer": 2}.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    a = capture(minilm, PAIR[0])
+    keep = [i for i, t in enumerate(a.tokens) if t not in ("[CLS]", "[SEP]")]
+    hidden = a.layer("encoder", 2)[:, keep][:, :, keep]
+    expected = (hidden / hidden.sum(axis=-1, keepdims=True)).max(axis=0)  # each head renormalised, then the max
+    np.testing.assert_allclose(as_array(spec["data"][0]["z"]), expected, atol=1e-5)
+    assert "[CLS]" not in " ".join(spec["layout"]["xaxis"]["ticktext"])
+    assert "max of 12 heads" in json.dumps(spec["layout"].get("annotations", []))
+    at.radio(key="cmp_mode").set_value("Two heads").run()
+    assert any("two heads are compared one by one" in c.value for c in at.caption)

@@ -7,12 +7,22 @@ import streamlit as st
 from i18n import N_, _
 from model import Capture, ModelLoadError
 from model.statistics import largest_changes
-from ui.controls import choose_kind, explain, index_slider, kind_word, layer_head
+from ui.controls import (
+    choose_kind,
+    combined_name,
+    explain,
+    hidden_tokens,
+    index_slider,
+    kind_word,
+    layer_head,
+    not_applied,
+)
 from ui.figure import show
 from ui.settings import Settings
 from ui.state import MODELS, get_capture, get_model
 from ui.text import plain
 from viz.compare import Panel, compare_figure
+from viz.matrix_ops import view_matrix
 
 MODES = ["Two heads", "Two sentences", "Two models", "With / without positions"]
 MODE_NAMES = {"Two heads": N_("Two heads"), "Two sentences": N_("Two sentences"), "Two models": N_("Two models"),
@@ -63,14 +73,29 @@ def show_pair(a: Panel, b: Panel, settings: Settings, name: str, title: str) -> 
                      column_config={c: _(name) for c, name in CHANGE_COLUMNS.items()})
 
 
+def panel(c: Capture, kind: str, layer: int, head: int, title: str, settings: Settings, *,
+          combine: bool = True) -> Panel:
+    """One panel as the sidebar asks: a head (or, with ``combine``, the layer's heads combined), its hidden
+    tokens dropped and rows renormalised, labelled with the tokens as text. ``title`` may name ``{heads}``:
+    ``H5``, or the heads combined."""
+    how = settings.combine if combine else "head"
+    weights = c.layer(kind, layer) if how != "head" else c.head(kind, layer, head)[None]  # (heads or 1, Q, K)
+    w, q, k = view_matrix(weights, c.query_labels(kind), c.key_labels(kind), head=0, combine=how,
+                          hide=hidden_tokens(c, settings), first=settings.hide_sink)
+    heads = f"H{head}" if how == "head" else combined_name(how, c.n_heads(kind))
+    return Panel(w, q, k, title.replace("{heads}", heads))
+
+
 def two_heads(cap: Capture, settings: Settings, kind: str) -> None:
+    if settings.combine != "head":
+        st.caption(_("Not applied here ({settings}): two heads are compared one by one.").format(
+            settings=", ".join(not_applied(settings, sink=False, special=False))))
     st.caption("A")
     layer, head = layer_head(cap.shape(kind))
     st.caption("B")
     layer_b, head_b = other_head(cap.shape(kind), "cmp_b", 1)
-    q, k = cap.query_tokens(kind), cap.key_tokens(kind)
-    show_pair(Panel(cap.head(kind, layer, head), q, k, f"A: L{layer} H{head}"),
-              Panel(cap.head(kind, layer_b, head_b), q, k, f"B: L{layer_b} H{head_b}"), settings,
+    show_pair(panel(cap, kind, layer, head, f"A: L{layer} {{heads}}", settings, combine=False),
+              panel(cap, kind, layer_b, head_b, f"B: L{layer_b} {{heads}}", settings, combine=False), settings,
               f"{cap.model_name}_{kind}_L{layer}H{head}_vs_L{layer_b}H{head_b}",
               _("{model} {kind}").format(model=cap.model_name, kind=kind_word(kind)))
 
@@ -90,9 +115,9 @@ def two_sentences(cap: Capture, settings: Settings, kind: str) -> None:
     for c in (cap_a, cap_b):
         if c.notice:
             st.warning(plain(c.notice))
-    layer, head = layer_head(cap.shape(kind))
-    panels = [Panel(c.head(kind, layer, head), c.query_tokens(kind), c.key_tokens(kind), label)
-              for c, label in ((cap_a, "A"), (cap_b, "B"))]
+    layer, head = layer_head(cap.shape(kind), head_disabled=settings.combine != "head")
+    combined = "" if settings.combine == "head" else ": {heads}"  # the figure's title names the one head
+    panels = [panel(c, kind, layer, head, label + combined, settings) for c, label in ((cap_a, "A"), (cap_b, "B"))]
     show_pair(*panels, settings, f"{cap.model_name}_{kind}_L{layer}_H{head}_two_sentences",
               _("{model} {kind} layer {layer} head {head}").format(model=cap.model_name, kind=kind_word(kind),
                                                                    layer=layer, head=head))
@@ -121,10 +146,8 @@ def two_models(cap: Capture, settings: Settings, kind: str) -> None:
     layer, head = layer_head(cap.shape(kind))
     st.caption(f"B: {other}")
     layer_b, head_b = other_head(cap_b.shape(kind), "cmp_model", head)
-    show_pair(Panel(cap.head(kind, layer, head), cap.query_tokens(kind), cap.key_tokens(kind),
-                    f"A: {cap.model_name} L{layer} H{head}"),
-              Panel(cap_b.head(kind, layer_b, head_b), cap_b.query_tokens(kind), cap_b.key_tokens(kind),
-                    f"B: {other} L{layer_b} H{head_b}"),
+    show_pair(panel(cap, kind, layer, head, f"A: {cap.model_name} L{layer} {{heads}}", settings),
+              panel(cap_b, kind, layer_b, head_b, f"B: {other} L{layer_b} {{heads}}", settings),
               settings, f"{cap.model_name}_vs_{other}_{kind}", _("one sentence, two models"))
 
 
@@ -134,14 +157,12 @@ def with_without_positions(cap: Capture, settings: Settings, kind: str) -> None:
             model=cap.model_name))
         return
     zeroed = get_capture(settings.model_name, settings.text, zero_positions=True)
-    layer, head = layer_head(cap.shape(kind))
-    q, k = cap.query_tokens(kind), cap.key_tokens(kind)
+    layer, head = layer_head(cap.shape(kind), head_disabled=settings.combine != "head")
     if zeroed.shape(kind) != cap.shape(kind):
-        q, k = zeroed.query_tokens(kind), zeroed.key_tokens(kind)
         st.caption(_("Without positions the model wrote another output, so the decoder side differs."))
-    show_pair(Panel(cap.head(kind, layer, head), cap.query_tokens(kind), cap.key_tokens(kind),
-                    _("A: with positions")),
-              Panel(zeroed.head(kind, layer, head), q, k, _("B: positions zeroed")), settings,
+    combined = "" if settings.combine == "head" else " ({heads})"
+    show_pair(panel(cap, kind, layer, head, _("A: with positions") + combined, settings),
+              panel(zeroed, kind, layer, head, _("B: positions zeroed") + combined, settings), settings,
               f"{cap.model_name}_{kind}_L{layer}_H{head}_positions",
               _("{model} {kind} layer {layer} head {head}").format(model=cap.model_name, kind=kind_word(kind),
                                                                    layer=layer, head=head))
