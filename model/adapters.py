@@ -26,6 +26,7 @@ from model.types import Adapter, Point, ScoreForm
 # q_raw / k_raw: a RoPE model's queries and keys before their rotation (q / k are after it)
 OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v)$")
 OUR_POSITIONS = "embeddings.hook_positions"
+OUR_PATTERNS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_pattern$")
 ROPE_NOTE = N_("RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
                "angle that grows with its position, so q · k depends on how far apart they are.")
 OUR_OUTPUTS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.out$")
@@ -78,6 +79,14 @@ class TransformerAdapter(Adapter):
                 found[name] = Point("cross" if attn == "cross_attn" else stack, int(layer), what)
             elif name == OUR_POSITIONS:
                 found[name] = Point("", 0, "positions")
+        return found
+
+    def pattern_points(self, net: nn.Module) -> dict[str, Point]:
+        found = {}
+        for name in net.hook_points():
+            if m := OUR_PATTERNS.match(name):
+                stack, layer, attn = m.groups()
+                found[name] = Point("cross" if attn == "cross_attn" else stack, int(layer), "pattern")
         return found
 
     def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:

