@@ -20,7 +20,7 @@ NAMES = {"minilm", "smollm2", "smollm", "translator", "rope", "softmax", "cls", 
          "pytorch", "plotly", "bertviz", "kaleido", "chromium", "mean", "std", "max", "top", "nats", "gqa",
          "eos", "bos", "unk", "pad", "python", "safetensors", "config", "tokenizer", "model", "corpus", "run",
          "out", "dir", "spearman", "hugging", "face", "xiao", "kobayashi", "voita", "vaswani", "abnar", "zuidema",
-         "all", "dims", "dim", "sin", "cos", "theta", "exp", "log", "transformer"}
+         "all", "dims", "dim", "sin", "cos", "theta", "exp", "log", "transformer", "cosine"}
 BILINGUAL = {"Language / 语言"}  # the language picker reads in both, so either reader finds it
 ICON = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # a Material icon's name, drawn as the icon
 # Not labels: quoted examples (“tired”), an English term glossed after its Chinese name (（Rollout）),
@@ -39,6 +39,8 @@ LABELS_JS = """() => {
     ...pick('.js-plotly-plot .cbtitle'), ...pick('.js-plotly-plot .legendtitletext'),
   ].filter(t => t && t.trim());
 }"""
+# no spinner of Streamlit's or ours ("Running...", 正在运行, 正在加载) left on the page
+BUSY_JS = ("() => !['Running', '正在运行', '正在加载', '正在计算'].some(t => document.body.innerText.includes(t))")
 VIEWS = [("Head view", {}), ("Lines", {}), ("Model view", {}), ("Step by step", {}),
          ("Generation", {"model": "smollm2", "text": "The capital of France is", "new_tokens": "5"}),
          ("Positions", {}), ("Positions", {"model": "smollm2", "text": "The capital of France is", "generate": "0"}),
@@ -62,7 +64,9 @@ def test_every_label_of_the_view_is_chinese(browser, dashboard_url, view, params
         query = urllib.parse.urlencode({"lang": "zh", "view": view, **params})
         pg.goto(f"{dashboard_url}/?{query}")
         pg.locator("h1").filter(has_text="注意力仪表盘").wait_for(timeout=60_000)
-        pg.wait_for_function("() => !document.body.innerText.includes('Running')", timeout=240_000)
+        pg.locator(".js-plotly-plot, [data-testid='stAlert'], [data-testid='stDownloadButton']").first.wait_for(
+            timeout=240_000)
+        pg.wait_for_function(BUSY_JS, timeout=240_000)
         pg.wait_for_timeout(1500)
         assert pg.locator("[data-testid='stException']").count() == 0
         text = " ".join(pg.locator("textarea, input[type=text]").evaluate_all("els => els.map(e => e.value)"))

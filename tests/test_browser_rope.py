@@ -112,7 +112,14 @@ def test_rope_sections_long(browser, dashboard_url, smollm2):
         pick(pg, "128 tokens up to the query token, every weight")
         wait_for_title(pg, "the rotation taken out")
         pg.get_by_text(re.compile(r"^Queries and keys \d+\.\.\d+")).wait_for(timeout=60_000)
-        assert trace_values(pg, "the rotation taken out", "z").shape == (128, 128)
+        # the caption comes before the chart in the page: the chart may still be redrawing from the overview
+        shape = None
+        for _attempt in range(120):
+            shape = trace_values(pg, "the rotation taken out", "z").shape
+            if shape == (128, 128):
+                break
+            pg.wait_for_timeout(500)
+        assert shape == (128, 128)
         screenshot(pg, f"positions_rope_{n}_tokens_without_rotation_window")
     finally:
         context.close()
