@@ -229,30 +229,29 @@ def test_pickle_only_weights_are_refused(tmp_path, family):
         load_model(str(folder))
 
 
+def edited_config(folder: Path, **changes) -> Path:
+    """``folder`` with ``changes`` written into its config.json."""
+    path = folder / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return folder
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_broken_config_is_refused(tmp_path, family):
-    folder = build(family, tmp_path / family)
-    cfg = json.loads((folder / "config.json").read_text())
-    cfg["hidden_size"] = "wide"
-    (folder / "config.json").write_text(json.dumps(cfg))
+    folder = edited_config(build(family, tmp_path / family), hidden_size="wide")
     with pytest.raises(ModelLoadError, match="hidden_size should be a positive whole number"):
         load_model(str(folder))
 
 
 def test_weights_that_do_not_fit_the_config(tmp_path):
-    folder = build("llama", tmp_path / "llama")
-    cfg = json.loads((folder / "config.json").read_text())
-    cfg["num_hidden_layers"] = 3
-    (folder / "config.json").write_text(json.dumps(cfg))
+    folder = edited_config(build("llama", tmp_path / "llama"), num_hidden_layers=3)
     with pytest.raises(ModelLoadError, match="do not fit"):
         load_model(str(folder))
 
 
 def test_a_config_transformers_rejects_says_why(tmp_path):
-    folder = build("qwen2", tmp_path / "qwen2")
-    cfg = json.loads((folder / "config.json").read_text())
-    cfg["num_hidden_layers"] = 3  # Qwen2 lists one attention type per layer: now one short
-    (folder / "config.json").write_text(json.dumps(cfg))
+    # Qwen2 lists one attention type per layer: now one short
+    folder = edited_config(build("qwen2", tmp_path / "qwen2"), num_hidden_layers=3)
     with pytest.raises(ModelLoadError, match=r"could not be loaded as qwen2: .*must be equal to the number"):
         load_model(str(folder))
 
