@@ -21,6 +21,7 @@ from model import ModelLoadError, capture, load_model
 from model.capture import capture_batch
 from model.folders import ROOTS_ENV
 from model.hf_loading import estimated_parameters
+from tests.test_hf_models import assert_every_view_draws
 from ui.sidebar import DEFAULT_NEW_TOKENS
 from viz.labels import escape
 
@@ -292,12 +293,4 @@ def test_every_view_draws_a_llama_folder(checkpoints, monkeypatch):
     continued = capture(load_model(str(checkpoints["qwen2"])), TEXT, max_new_tokens=DEFAULT_NEW_TOKENS)
     assert continued.n_generated > 0  # the page continues a decoder's text
     assert spec["layout"]["xaxis"]["ticktext"] == [escape(t) for t in continued.query_labels("decoder")]
-    for view in at.segmented_control(key="view").options:
-        at.segmented_control(key="view").set_value(view).run()
-        assert not at.exception, (view, at.exception[0].value)
-        if view == "Statistics":
-            for section in at.segmented_control(key="stats_section").options:
-                at.segmented_control(key="stats_section").set_value(section).run()
-                if section == "Corpus":
-                    at.button(key="stats_run").click().run()
-                assert not at.exception, (view, section, at.exception[0].value)
+    assert_every_view_draws(at)
