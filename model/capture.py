@@ -21,7 +21,7 @@ from model.codec import MAX_TEXT_CHARS, Encoded
 from model.decoding import greedy
 from model.hooks import hooked
 from model.readable import readable_tokens
-from model.types import Capture, LoadedModel, Point, pool_thumbnails
+from model.types import Capture, LoadedModel, Point, summarise
 
 POOL_IN_PASS_FROM = 1024  # from this many queries or keys, thumbnails are pooled during the forward pass
 MAX_NEW_TOKENS = 200  # a decoder writes at most this many tokens: each one reruns the whole sequence
@@ -143,8 +143,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
         point: Point = points[name]
         if point.what == "pattern":
             pooled[(point.kind, point.layer)] = [
-                (pool_thumbnails(w), w[..., 0].mean(dim=-1).double().numpy())
-                for w in (output[b, :, :sizes[b][point.kind][0], :sizes[b][point.kind][1]].float()
+                summarise(w) for w in (output[b, :, :sizes[b][point.kind][0], :sizes[b][point.kind][1]].float()
                           for b in range(output.shape[0]))]  # each (H, Q, K) of real tokens only
             return None
         if point.what == "positions":

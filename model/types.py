@@ -64,6 +64,12 @@ def pool_thumbnails(weights: torch.Tensor) -> np.ndarray:
     return out.reshape(*weights.shape[:-2], *out.shape[-2:])
 
 
+def summarise(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """A layer's ``[H, Q, K]`` weights -> its thumbnails (``pool_thumbnails``) and each head's mean weight on
+    the first key ``[H]``: what the model view draws and flags, from a capture or from a forward pass."""
+    return pool_thumbnails(weights), weights[..., 0].mean(dim=-1).double().numpy()
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, in float32, with rows of only ``-inf`` left at zero."""
     top = scores.max(axis=-1, keepdims=True)
@@ -203,15 +209,13 @@ class Capture:
 
     def rows(self, kind: str, layer: int, queries: np.ndarray, head: int | None = None) -> np.ndarray:
         """The exact weights of the ``queries`` rows only, ``[(heads,) len(queries), keys]``."""
-        terms = list(self.score_terms(kind, layer, head, queries).values())
-        total = terms[0]
-        for t in terms[1:]:
-            total = total + t
-        return softmax(total.astype(np.float32, copy=False))
+        return softmax(self.scores(kind, layer, head, queries))
 
-    def scores(self, kind: str, layer: int, head: int | None = None) -> np.ndarray:
-        """Scores before the softmax, ``[(heads,) queries, keys]``, masked keys at ``-inf``."""
-        terms = list(self.score_terms(kind, layer, head).values())
+    def scores(self, kind: str, layer: int, head: int | None = None,
+               queries: np.ndarray | None = None) -> np.ndarray:
+        """Scores before the softmax, ``[(heads,) queries, keys]``, masked keys at ``-inf`` (``queries``:
+        only those rows, as ``score_terms``)."""
+        terms = list(self.score_terms(kind, layer, head, queries).values())
         total = terms[0]
         for t in terms[1:]:
             total = total + t
@@ -259,9 +263,9 @@ class Capture:
         thumbs, first = [], []
         for layer in range(self.n_layers(kind)):
             # torch's softmax is about twice numpy's here; the scores are a fresh array it may own
-            weights = torch.softmax(torch.from_numpy(self.scores(kind, layer)), dim=-1)  # (H, Q, K)
-            thumbs.append(pool_thumbnails(weights))
-            first.append(weights[..., 0].mean(dim=-1).double().numpy())  # (H,)
+            thumb, share = summarise(torch.softmax(torch.from_numpy(self.scores(kind, layer)), dim=-1))
+            thumbs.append(thumb)
+            first.append(share)
         for store, value in ((self.thumbs, np.stack(thumbs)), (self.first_shares, np.stack(first))):
             value.flags.writeable = False
             store[kind] = value
