@@ -1,22 +1,24 @@
 """The per-batch function every engine runs, and how a shard's lines become its batches.
 
 ``batch_statistics(model, items)`` is a pure function of the model and ``(sentence_id, text)`` pairs:
-one padded forward pass (``model.capture.capture_batch``), then ``model.statistics`` per sentence and
-head. It returns numbers per head, never attention matrices, so a worker ships a few kilobytes a
-batch. ``plan_batches`` tokenises a shard once in the driver: lines the tokenizer cannot read are
-reported there, and the batches (``model.corpus.batches_by_length``) are fixed before any engine
-sees them, so every engine and every rerun computes exactly the same batches.
+one padded forward pass that measures every head as it goes (``model.pass_statistics``). It returns
+numbers per head, never attention matrices, so a worker ships a few kilobytes a batch.
+``plan_batches`` tokenises a shard once in the driver: lines the tokenizer cannot read are reported
+there, and the batches (``model.corpus.batches_by_length``) are fixed before any engine sees them, so
+every engine and every rerun computes exactly the same batches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from corpus.reading import Line
-from model.capture import capture_batch, encode_checked
-from model.corpus import MAX_BATCH_TOKENS, batches_by_length, capture_statistics
+from model.capture import encode_checked
+from model.corpus import MAX_BATCH_TOKENS, batches_by_length
+from model.pass_statistics import batch_head_statistics, statistics_rows
 from model.statistics import STAT_COLUMNS
 from model.types import LoadedModel
 
@@ -66,15 +68,13 @@ def batch_statistics(model: LoadedModel, items: list[tuple[int, str]]) -> pd.Dat
     ``truncated``; ``tokens`` counts the tokens read.
     """
     encoded = [encode_checked(model, text) for _, text in items]
-    frames = []
-    for (sentence_id, text), enc, cap in zip(items, encoded, capture_batch(model, encoded), strict=True):
-        frame = capture_statistics(cap)
-        frame.insert(0, "sentence_id", sentence_id)
-        frame.insert(4, "tokens", len(enc.ids))
-        frame.insert(5, "truncated", enc.truncated or enc.cut)
-        frame.insert(6, "text", text)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)[COLUMNS]
+    frame = statistics_rows(batch_head_statistics(model, encoded))
+    row = frame.pop("row").to_numpy()
+    frame["sentence_id"] = np.array([i for i, _text in items], dtype=np.int64)[row]
+    frame["tokens"] = np.array([len(e.ids) for e in encoded], dtype=np.int64)[row]
+    frame["truncated"] = np.array([e.truncated or e.cut for e in encoded], dtype=bool)[row]
+    frame["text"] = pd.Series([text for _i, text in items], dtype=object).to_numpy()[row]
+    return frame[COLUMNS]
 
 
 def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 ``corpus_statistics`` is a pure function of (model, sentences): it reads nothing
 but its arguments and keeps no state, so the same call can run anywhere a
 model loads. Each sentence is tokenised once; every model runs a whole batch in
-one padded forward pass (``capture_batch``), the padding keys masked, which gives
-each sentence the weights it gets alone.
+one padded forward pass that measures every head as it goes (``model.pass_statistics``),
+the padding keys masked, which gives each sentence the weights it gets alone.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from i18n import _
-from model.capture import capture_batch, encode_checked
+from model.capture import encode_checked
 from model.codec import Encoded
+from model.pass_statistics import batch_head_statistics, statistics_rows
 from model.statistics import STAT_COLUMNS, head_statistics
 from model.types import Capture, LoadedModel
 
@@ -108,11 +109,11 @@ def corpus_statistics(model: LoadedModel, sentences: list[str], batch_size: int 
     frames: list[pd.DataFrame] = []
     done = 0
     for batch in batches_by_length([len(e.ids) for e in encoded], batch_size):
-        frames.extend(capture_statistics(cap) for cap in capture_batch(model, [encoded[i] for i in batch]))
+        frames.append(statistics_rows(batch_head_statistics(model, [encoded[i] for i in batch])))
         done += len(batch)
         if progress is not None:
             progress(done, len(encoded))
-    every = pd.concat(frames, ignore_index=True)
+    every = pd.concat(frames, ignore_index=True).drop(columns="row")
     grouped = every.groupby(["kind", "layer", "head"], sort=False)[STAT_COLUMNS]
     means, stds = grouped.mean(), grouped.std()
     out = grouped.size().rename("sentences").to_frame()
