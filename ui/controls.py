@@ -63,7 +63,8 @@ def index_slider(container, label: str, n: int, key: str, **kwargs) -> int:
     if n == 1:
         container.caption(_("{label}: 0 (the only one)").format(label=label))
         return 0
-    return container.slider(label, 0, n - 1, key=key, **kwargs)
+    # persist_state keeps the value while no view draws this slider, without writing the key on every run
+    return container.slider(label, 0, n - 1, key=key, persist_state="session", **kwargs)
 
 
 def layer_head(shape: Sequence[int] | np.ndarray, *, head_disabled: bool = False) -> tuple[int, int]:

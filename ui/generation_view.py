@@ -65,7 +65,7 @@ def render(cap: Capture, settings: Settings) -> None:
                   "axis):").format(model=plain(cap.model_name), n_prompt=first_written, n=cap.n_generated))
     st.code(cap.output_text or "", language=None, wrap_lines=True)
     clamp_state("gen_step", 1, cap.n_generated)
-    step = st.slider(_("Step"), 1, cap.n_generated, key="gen_step",
+    step = st.slider(_("Step"), 1, cap.n_generated, key="gen_step", persist_state="session",
                      help=_("Step t wrote the t-th token of the continuation."))
     written = first_written + step - 1  # the position of the token this step wrote
     query = written - 1  # the token whose attention row chose it

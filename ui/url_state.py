@@ -26,9 +26,12 @@ from ui.statistics_view import SECTIONS as STATISTICS_SECTIONS
 
 URL_KEYS = ("model", "text", "view", "layer", "head")
 # Widget values that must survive while the view owning them is not drawn: Streamlit
-# forgets a widget's state after a run that did not draw it, but keeps plain state.
-KEEP = ("layer", "head", "kind", "query", "highlight", "filter_mode", "top_k", "top_p",
-        "lines_heads", "lines_token", "grid_layer", "grid_head", "head_range", "win_q", "win_k", "gen_step")
+# forgets a widget's state after a run that did not draw it, but keeps plain state. Writing a
+# widget's key makes that run send the value back to the browser, so the sliders (layer, head,
+# generation step) keep theirs with ``persist_state`` instead: a run still busy with an earlier
+# press of a held arrow key would otherwise pull the slider back to that press.
+KEEP = ("kind", "query", "highlight", "filter_mode", "top_k", "top_p",
+        "lines_heads", "lines_token", "grid_layer", "grid_head", "head_range", "win_q", "win_k")
 RESTORED = "_url_restored"
 NOTES = "_url_notes"
 # A note is kept as its message and values, and written in the session's language when shown (the language
