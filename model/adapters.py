@@ -23,8 +23,9 @@ from model.errors import ModelLoadError
 from model.transformer import rotate
 from model.types import Adapter, Point, ScoreForm
 
-# q_raw / k_raw: a RoPE model's queries and keys before their rotation (q / k are after it)
-OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q_raw|k_raw|q|k|v)$")
+# q / k of a RoPE model are after the rotation; hook_q_raw / hook_k_raw (before it) are not read: a Capture
+# turns q / k back by the angles of the pass (rope_angles) instead of keeping a second copy
+OURS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_(q|k|v)$")
 OUR_POSITIONS = "embeddings.hook_positions"
 OUR_PATTERNS = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.hook_pattern$")
 ROPE_NOTE = N_("RoPE adds no position vectors to the embeddings: it rotates each query and key by an "
@@ -49,8 +50,8 @@ def relative_vector(bias: torch.Tensor) -> np.ndarray:
 class TransformerAdapter(Adapter):
     """Our own Transformer (MiniLM, the translator, SmolLM2): its named hook points hold q, k, v per head.
 
-    Keys and values come with ``n_kv_heads`` heads (grouped-query attention); with RoPE the keys kept
-    are the rotated ones the scores used, and ``q_raw`` / ``k_raw`` the ones before the rotation.
+    Keys and values come with ``n_kv_heads`` heads (grouped-query attention); with RoPE the queries and
+    keys kept are the rotated ones the scores used, and ``rope_angles`` the angles they were turned by.
     """
 
     def __init__(self, net: nn.Module) -> None:
@@ -102,18 +103,33 @@ class TransformerAdapter(Adapter):
             return net.decode(ids)
         return net(ids, target_ids)
 
+    def hooked_pass(self, net, ids, mask, target_ids=None, target_mask=None) -> None:
+        if self.arch == "encoder":
+            net.encode(ids)
+        elif self.arch == "decoder":
+            net.decode(ids, last_only=True)
+        else:
+            net.decode(target_ids, net.encode(ids), ids, last_only=True)
+
+    def rope_angles(self, net: nn.Module, kind: str, n_positions: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if net.rotary is None or kind == "cross":  # cross-attention is never rotated
+            return None
+        cos, sin = net.rope(n_positions)  # each (T, hs): what encode / decode compute for this length
+        return cos.numpy(), sin.numpy()
+
     def encode(self, net, ids, mask) -> Any:
         return net.encode(ids)
 
     def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
         """A decoder-only model's ``next_logits`` for greedy decoding, with a key/value cache: each
-        call feeds only the ids it has not seen yet. One per decoding (it holds that sequence's cache)."""
+        call feeds only the ids it has not seen yet and returns the last position's logits (B, 1, V).
+        One per decoding (it holds that sequence's cache)."""
         past: list[dict[str, torch.Tensor]] = [{} for _layer in net.decoder.layers]
         seen = 0
 
         def next_logits(ids: torch.Tensor) -> torch.Tensor:
             nonlocal seen
-            logits = net.decode(ids[:, seen:], past=past)  # (B, new, V)
+            logits = net.decode(ids[:, seen:], past=past, last_only=True)  # (B, 1, V)
             seen = ids.shape[1]
             return logits
         return next_logits
@@ -321,8 +337,8 @@ class LlamaAdapter(HFAdapter):
 
     The projections' outputs are queries and keys before their rotation: this adapter turns them by
     the model's own RoPE module (its angles, scaling included), so ``q`` / ``k`` are what the scores
-    used and ``q_raw`` / ``k_raw`` what the projections wrote. Keys and values keep their
-    ``num_key_value_heads`` heads.
+    used, and ``rope_angles`` gives that module's angles (a Capture turns them back for ``q_raw`` /
+    ``k_raw``). Keys and values keep their ``num_key_value_heads`` heads.
     """
 
     arch = "decoder"
@@ -370,10 +386,18 @@ class LlamaAdapter(HFAdapter):
         # the batch is right-padded, so every row's tokens sit at positions 0 .. T-1
         positions = torch.arange(raw.shape[2], device=raw.device)[None]  # (1, T)
         cos, sin = self.rotary(raw, positions)  # each (1, T, dh)
-        return {point.what: rotate(raw, cos[:, None], sin[:, None]), f"{point.what}_raw": raw}
+        return {point.what: rotate(raw, cos[:, None], sin[:, None])}
+
+    def rope_angles(self, net: nn.Module, kind: str, n_positions: int) -> tuple[np.ndarray, np.ndarray] | None:
+        probe = torch.zeros(1, dtype=torch.float32)  # the rotary module reads only its dtype and device
+        cos, sin = self.rotary(probe, torch.arange(n_positions)[None])  # each (1, T, dh)
+        return cos[0].float().numpy(), sin[0].float().numpy()
 
     def forward(self, net, ids, mask, target_ids=None, target_mask=None) -> Any:
         return net(input_ids=ids, attention_mask=mask, use_cache=False)
+
+    def hooked_pass(self, net, ids, mask, target_ids=None, target_mask=None) -> None:
+        net(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=1)
 
     def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
         """Greedy steps through the model's own key/value cache: each call feeds only the new ids."""
@@ -382,9 +406,9 @@ class LlamaAdapter(HFAdapter):
 
         def next_logits(ids: torch.Tensor) -> torch.Tensor:
             nonlocal past, seen
-            out = net(input_ids=ids[:, seen:], cache=past, use_cache=True)
+            out = net(input_ids=ids[:, seen:], cache=past, use_cache=True, logits_to_keep=1)
             past, seen = out.cache, ids.shape[1]
-            return out.logits  # (B, new, V)
+            return out.logits  # (B, 1, V)
         return next_logits
 
     def output(self, net: nn.Module, result: Any) -> torch.Tensor:

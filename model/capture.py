@@ -128,7 +128,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
     sizes = [{"encoder": (n, n), "decoder": (u, u), "cross": (u, n)} for n, u in zip(lengths, n_tgt, strict=True)]
     points = adapter.points(net)
     modules = dict(net.named_modules())
-    found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v|q_raw|k_raw) -> (B, H, T, dh)
+    found: dict[tuple[str, int, str], torch.Tensor] = {}  # (kind, layer, q|k|v) -> (B, H, T, dh)
     positions: list[torch.Tensor] = []
 
     # A long capture pools its model-view thumbnails (and each head's share on the first token) from the
@@ -158,31 +158,43 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
 
     with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
         if target_rows is None:
-            adapter.forward(net, ids, mask)
+            adapter.hooked_pass(net, ids, mask)
         else:
             tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
-            adapter.forward(net, ids, mask, tgt, tgt_mask)
+            adapter.hooked_pass(net, ids, mask, tgt, tgt_mask)
 
     kinds = sorted({kind for kind, _layer, _what in found}, key=("encoder", "decoder", "cross").index)
     n_layers = {kind: 1 + max(layer for k, layer, _what in found if k == kind) for kind in kinds}
+    # each row's q, k, v: one contiguous (L, H, T, dh) array per kind, its real tokens only, filled layer by
+    # layer while each hooked tensor is dropped, so the pass's copies and these never both exist whole
+    stores: list[dict[str, dict[str, np.ndarray]]] = [{"q": {}, "k": {}, "v": {}} for _ in encoded]
+    angles: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    for kind in kinds:
+        for what in ("q", "k", "v"):
+            for layer in range(n_layers[kind]):
+                t = found.pop((kind, layer, what))  # (B, H, T, dh)
+                for b in range(n):
+                    length = sizes[b][kind][0 if what == "q" else 1]
+                    if layer == 0:
+                        stores[b][what][kind] = np.empty((n_layers[kind], t.shape[1], length, t.shape[3]),
+                                                         dtype=np.float32)
+                    stores[b][what][kind][layer] = t[b, :, :length].numpy()
+                del t
+        with torch.inference_mode():
+            angles[kind] = adapter.rope_angles(net, kind, max(size[kind][0] for size in sizes))
     captures = []
     for b, enc in enumerate(encoded):
         n_src = lengths[b]
-        q, k, v, bias, q_raw, k_raw = {}, {}, {}, {}, {}, {}
+        q, k, v = (stores[b][what] for what in ("q", "k", "v"))
+        bias, rope_angles = {}, {}
         for kind in kinds:
             n_q, n_k = sizes[b][kind]
-            for store, what, length in ((q, "q", n_q), (k, "k", n_k), (v, "v", n_k),
-                                        (q_raw, "q_raw", n_q), (k_raw, "k_raw", n_k)):
-                if (kind, 0, what) not in found:  # only RoPE models have q_raw / k_raw
-                    continue
-                # one contiguous copy per kind: (L, H, T, dh), this row's real tokens only
-                store[kind] = np.stack([found[(kind, layer, what)][b, :, :length].numpy()
-                                        for layer in range(n_layers[kind])])
-                store[kind].flags.writeable = False  # shared by every session that reads this capture
             with torch.inference_mode():
                 rel = adapter.relative_bias(net, kind, n_q, n_k)
             if rel is not None:
                 bias[kind] = rel
+            if angles[kind] is not None:
+                rope_angles[kind] = tuple(a[:n_q].copy() for a in angles[kind])  # each (T, dh)
         thumbs, first_shares = {}, {}
         for kind in kinds:
             if all((kind, layer) in pooled for layer in range(n_layers[kind])):
@@ -202,8 +214,8 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
             positions=pos, bias=bias, target_tokens=target_tokens, model_name=model.name,
             architecture=model.arch, special_tokens=model.special_tokens, truncated=enc.truncated,
             notice=notices[b], positions_note=None if pos is not None else adapter.positions_note,
-            output_text=output_text, q_raw=q_raw, k_raw=k_raw, thumbs=thumbs, first_shares=first_shares,
-            rope_theta=adapter.rope_theta if q_raw else None,
+            output_text=output_text, rope_angles=rope_angles, thumbs=thumbs, first_shares=first_shares,
+            rope_theta=adapter.rope_theta if rope_angles else None,
             labels=readable_tokens(enc.tokens, model.special_tokens, byte_level=model.codec.byte_level),
             target_labels=None if target_tokens is None else readable_tokens(
                 target_tokens, model.special_tokens, byte_level=model.target_codec.byte_level),

@@ -3,8 +3,9 @@
 RoPE adds no vector to the embeddings: it turns each pair of dimensions ``(i, i + d/2)`` of every
 query and key by ``position * theta^(-2i/d)`` radians just before the dot product. The score of
 query ``t`` on key ``s`` then depends on ``t - s`` through the angle between them. A Capture of a
-RoPE model keeps both the rotated ``q`` / ``k`` (what the scores use) and ``q_raw`` / ``k_raw``
-(before the rotation), so each score splits exactly into
+RoPE model keeps the rotated ``q`` / ``k`` (what the scores use) and the angles they were turned by,
+which give back the queries and keys before the rotation (``Capture.unrotated``, one head at a time),
+so each score splits exactly into
 
 - **content**: ``scale * q_raw . k_raw``, what the score would be without any rotation, and
 - **position**: ``rotated - content``, what the rotation adds. At offset 0 the query and key turn
@@ -23,8 +24,8 @@ from model.types import Capture, softmax
 
 
 def uses_rope(cap: Capture, kind: str) -> bool:
-    """Whether ``kind``'s queries and keys were rotated and the capture kept them before the rotation."""
-    return cap.rope_theta is not None and kind in cap.q_raw and kind in cap.k_raw
+    """Whether ``kind``'s queries and keys were rotated by plain RoPE and the capture kept the angles."""
+    return cap.rope_theta is not None and kind in cap.rope_angles
 
 
 def frequencies(d_head: int, theta: float) -> np.ndarray:
@@ -49,9 +50,10 @@ def _check(cap: Capture, kind: str, layer: int, head: int) -> None:
 
 def _qk(cap: Capture, kind: str, layer: int, head: int, raw: bool) -> tuple[np.ndarray, np.ndarray]:
     """One head's queries ``[Q, dh]`` and the keys it reads ``[K, dh]`` (query head h reads key head h // group)."""
-    q, k = (cap.q_raw, cap.k_raw) if raw else (cap.q, cap.k)
     group = cap.q[kind].shape[1] // cap.k[kind].shape[1]
-    return q[kind][layer, head], k[kind][layer, head // group]
+    if raw:
+        return cap.unrotated(kind, "q", layer, head), cap.unrotated(kind, "k", layer, head // group)
+    return cap.q[kind][layer, head], cap.k[kind][layer, head // group]
 
 
 def visible(cap: Capture, kind: str, n_queries: int, n_keys: int) -> np.ndarray:

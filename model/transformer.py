@@ -222,9 +222,10 @@ class MultiHeadAttention(nn.Module):
         if group > 1:  # each key/value head serves `group` query heads, side by side
             k = k.repeat_interleave(group, dim=1)  # (B, nh, S, hs)
             v = v.repeat_interleave(group, dim=1)  # (B, nh, S, hs)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
+        # in place: at 2,048 tokens each (B, nh, T, S) temporary is 150 MB; the same values as out of place
+        scores = (q @ k.transpose(-2, -1)).div_(math.sqrt(hs))  # (B, nh, T, S)
         if mask is not None:
-            scores = scores + mask
+            scores = scores.add_(mask)
         scores = self.hook_scores(scores)
         pattern = self.hook_pattern(F.softmax(scores, dim=-1))  # (B, nh, T, S)
         z = pattern @ v  # (B, nh, T, hs)
@@ -364,11 +365,12 @@ class Transformer(nn.Module):
 
     def decode(self, target_ids: torch.Tensor, memory: torch.Tensor | None = None,
                memory_ids: torch.Tensor | None = None,
-               past: list[dict[str, torch.Tensor]] | None = None) -> torch.Tensor:
-        """(B, U) target ids (+ encoder memory) -> (B, U, V) logits.
+               past: list[dict[str, torch.Tensor]] | None = None, last_only: bool = False) -> torch.Tensor:
+        """(B, U) target ids (+ encoder memory) -> (B, U, V) logits, or (B, 1, V) with ``last_only``.
 
         ``past`` (one dict per layer, empty at first) caches each layer's keys and values: a
-        later call passes only the ids after those already seen.
+        later call passes only the ids after those already seen. ``last_only`` computes the logits
+        of the last position alone, all a greedy step reads (SmolLM2's over 2,048 tokens are 400 MB).
         """
         embed = self.embeddings if self.cfg.arch == "decoder" else self.target_embeddings
         offset = past[0]["k"].shape[2] if past and past[0] else 0
@@ -380,6 +382,8 @@ class Transformer(nn.Module):
         rope = self.rope(target_ids.shape[1], offset)
         for i, layer in enumerate(self.decoder.layers):
             x = layer(x, causal, memory, memory_mask, rope, None if past is None else past[i])
+        if last_only:
+            x = x[:, -1:]  # (B, 1, d)
         if self.decoder.final_norm is not None:
             x = self.decoder.final_norm(x)
         return self.lm_head(x)

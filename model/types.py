@@ -9,12 +9,14 @@ A ``Capture`` keeps what recomputes every head's weights exactly, per-head queri
 and keys (and values, which the step-by-step view multiplies), plus a relative-position
 bias where the family has one. Its size grows with layers x tokens x d_head, not with
 heads x tokens^2: a view asks for the head or the layer it draws, and only that is built.
+A RoPE model's queries and keys before their rotation are not kept: they are the rotated
+ones turned back by the angles the pass used (``unrotate``), which a capture keeps instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +72,40 @@ def summarise(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return pool_thumbnails(weights), weights[..., 0].mean(dim=-1).double().numpy()
 
 
+def unrotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """float32 ``x [..., T, d]`` turned back by the angles RoPE turned it by; ``cos``, ``sin`` ``[T, d]``.
+
+    RoPE writes ``x cos + turned(x) sin`` with ``turned(x) = (-x2, x1)`` (pair ``i`` is dimensions ``i`` and
+    ``i + d/2``, one angle for both). Its inverse is ``(y cos - turned(y) sin) / (cos^2 + sin^2)``: the
+    denominator is 1 unless a scaled variant multiplies both (YaRN). Computed in float64, so the result is
+    the input within float32 rounding (a relative 1e-7 of each pair's size).
+    """
+    y = np.asarray(x, dtype=np.float64)
+    c, s = np.asarray(cos, dtype=np.float64), np.asarray(sin, dtype=np.float64)
+    half = y.shape[-1] // 2
+    turned = np.concatenate([-y[..., half:], y[..., :half]], axis=-1)  # (..., T, d): (-y2, y1)
+    return ((y * c - turned * s) / (c * c + s * s)).astype(np.float32)
+
+
+class Unrotated(Mapping):
+    """``{kind: float32 [layers, heads, tokens, d_head]}``: a capture's queries or keys before their rotation,
+    each kind built from the rotated ones when it is read (``Capture.unrotated`` gives one head)."""
+
+    def __init__(self, cap: Capture, what: str) -> None:
+        self._cap, self._what = cap, what
+
+    def __getitem__(self, kind: str) -> np.ndarray:
+        if kind not in self._cap.rope_angles:
+            raise KeyError(kind)
+        return self._cap.unrotated(kind, self._what)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cap.rope_angles)
+
+    def __len__(self) -> int:
+        return len(self._cap.rope_angles)
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, in float32, with rows of only ``-inf`` left at zero."""
     top = scores.max(axis=-1, keepdims=True)
@@ -107,10 +143,10 @@ class Capture:
     n_generated: int = 0  # how many of the last tokens a decoder wrote
     thumbs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see thumbnails()
     first_shares: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see first_share()
-    # RoPE models: queries [layers, heads, queries, d_head] and keys [layers, kv_heads, keys, d_head]
-    # before their rotation (q and k hold the rotated ones, which the scores use); empty otherwise
-    q_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    k_raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # RoPE models: {kind: (cos, sin)}, each float32 [tokens, d_head], the angles the pass turned that kind's
+    # queries and keys by (q and k hold the rotated ones, which the scores use); empty otherwise.
+    # q_raw / k_raw are recomputed from them: keeping both copies cost 45% more at 2,048 tokens.
+    rope_angles: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     rope_theta: float | None = None  # RoPE's base: dimension pair i turns by position * theta^(-2i / d_head)
     # what each token reads as (model.readable): byte-level tokens as text, whitespace marked; the
     # tokens themselves where the capture was built without them
@@ -124,8 +160,34 @@ class Capture:
         for group in (self.q, self.k, self.v, self.bias, self.thumbs, self.first_shares):
             for a in group.values():
                 a.flags.writeable = False  # shared by every session that reads this capture
+        for pair in self.rope_angles.values():
+            for a in pair:
+                a.flags.writeable = False
         if self.positions is not None:
             self.positions.flags.writeable = False
+
+    @property
+    def q_raw(self) -> Mapping[str, np.ndarray]:
+        """RoPE kinds' queries before their rotation, ``{kind: [layers, heads, queries, d_head]}``, each kind
+        built when it is read (``unrotated`` gives one head); empty for models without RoPE."""
+        return Unrotated(self, "q")
+
+    @property
+    def k_raw(self) -> Mapping[str, np.ndarray]:
+        """RoPE kinds' keys before their rotation, ``{kind: [layers, kv_heads, keys, d_head]}`` (see ``q_raw``)."""
+        return Unrotated(self, "k")
+
+    def unrotated(self, kind: str, what: str, layer: int | None = None, head: int | None = None) -> np.ndarray:
+        """float32 queries (``what="q"``) or keys (``"k"``) of ``kind`` before their rotation: every layer,
+        one ``layer`` ``[heads, tokens, d_head]`` or one ``head`` of it ``[tokens, d_head]`` (a key/value head
+        for keys). The rotated ones turned back by the pass's own angles (``unrotate``)."""
+        if kind not in self.rope_angles:
+            raise KeyError(f"this capture's {kind!r} queries and keys were not rotated (no RoPE)")
+        rotated = {"q": self.q, "k": self.k}[what][kind]
+        part = rotated if layer is None else rotated[layer] if head is None else rotated[layer, head]
+        cos, sin = self.rope_angles[kind]
+        n = part.shape[-2]
+        return unrotate(part, cos[:n], sin[:n])
 
     @property
     def kinds(self) -> list[str]:
@@ -274,7 +336,7 @@ class Capture:
     def nbytes(self) -> int:
         """Bytes held in this capture's arrays."""
         arrays = [*self.q.values(), *self.k.values(), *self.v.values(), *self.bias.values(),
-                  *self.q_raw.values(), *self.k_raw.values(), *self.thumbs.values()]
+                  *(a for pair in self.rope_angles.values() for a in pair), *self.thumbs.values()]
         if self.positions is not None:
             arrays.append(self.positions)
         return sum(a.nbytes for a in arrays)
@@ -356,6 +418,17 @@ class Adapter:
         """One forward pass over padded ``ids`` (B, T); ``mask`` (B, T) is 1 at real tokens."""
         raise NotImplementedError
 
+    def hooked_pass(self, net: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                    target_ids: torch.Tensor | None = None, target_mask: torch.Tensor | None = None) -> None:
+        """The forward pass a capture runs for what its hooks read. This default is ``forward``; a family that
+        can skip its output layer does (a decoder's logits over 2,048 tokens are 400 MB nobody reads)."""
+        self.forward(net, ids, mask, target_ids, target_mask)
+
+    def rope_angles(self, net: nn.Module, kind: str, n_positions: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """float32 ``(cos, sin)``, each ``[n_positions, d_head]``: the angles ``kind``'s queries and keys at
+        positions 0 .. n_positions - 1 are turned by, exactly as the pass computes them; None without RoPE."""
+        return None
+
     def encode(self, net: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> Any:
         """What every decoding step of an encoder-decoder reads of the source (its encoder states)."""
         raise NotImplementedError
@@ -370,9 +443,10 @@ class Adapter:
         return None
 
     def cached_steps(self, net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-        """A decoder-only model's ``next_logits(ids (1, U)) -> (1, U, V)`` for greedy decoding, one per
-        decoding. This default reruns the whole sequence each step; a family with a key/value cache
-        feeds only the new ids."""
+        """A decoder-only model's ``next_logits(ids (1, U)) -> (1, U', V)`` for greedy decoding, one per
+        decoding; the last of the ``U'`` rows is the next token's (greedy reads no other). This default
+        reruns the whole sequence each step; a family with a key/value cache feeds only the new ids and
+        returns the last row alone."""
 
         def next_logits(ids: torch.Tensor) -> torch.Tensor:
             return self.output(net, self.forward(net, ids, torch.ones_like(ids)))

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from model import capture, load_model, rope
 from model.ablation import shuffle_words
+from model.hooks import hooked
 from model.types import softmax
 from ui import positions_view
 from ui.text import plain
@@ -63,6 +64,36 @@ def test_frequencies_are_the_models_and_turn_raw_queries_into_rotated_ones(cap, 
                                    cap.k[KIND][layer, head // 3], atol=2e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="even"):
         rope.frequencies(63, 10_000.0)
+
+
+def test_queries_and_keys_before_rotation_are_what_the_hooks_saw(smollm2):
+    """A capture keeps the rotated q / k and the pass's angles; turned back they are the projections' output."""
+    modules = dict(smollm2.net.named_modules())
+    points = {f"decoder.layers.{layer}.self_attn.hook_{what}_raw": (layer, what)
+              for layer in range(30) for what in "qk"}
+    seen = {}
+
+    def keep(name, output):
+        seen[points[name]] = output[0].numpy().copy()  # (heads, T, dh)
+
+    with hooked({name: modules[name] for name in points}, keep):
+        cap = capture(smollm2, TEXT)
+    n = len(cap.tokens)
+    cos, sin = smollm2.net.rope(n)
+    np.testing.assert_array_equal(cap.rope_angles[KIND][0], cos.numpy())  # the very angles of the pass
+    np.testing.assert_array_equal(cap.rope_angles[KIND][1], sin.numpy())
+    assert len(seen) == 60
+    for (layer, what), raw in seen.items():
+        back = cap.unrotated(KIND, what, layer)  # (heads, T, dh)
+        # float32 rounding and no more: within 1e-6 of the largest value (about 20 here, so a few 1e-6 apart)
+        np.testing.assert_allclose(back, raw, rtol=0, atol=1e-6 * np.abs(raw).max())
+        assert np.mean(back == raw) > 0.5  # most values come back bit for bit
+    np.testing.assert_array_equal(cap.q_raw[KIND][7], cap.unrotated(KIND, "q", 7))
+    np.testing.assert_array_equal(cap.k_raw[KIND][7, 2], cap.unrotated(KIND, "k", 7, 2))
+    assert list(cap.q_raw) == list(cap.k_raw) == [KIND]
+    # what it keeps: q, k, v and the angles, not a second copy of q and k
+    kept = sum(a.nbytes for a in (cap.q[KIND], cap.k[KIND], cap.v[KIND], *cap.rope_angles[KIND]))
+    assert cap.nbytes == kept + sum(t.nbytes for t in cap.thumbs.values())
 
 
 @pytest.mark.parametrize(("layer", "head"), HEADS)

@@ -15,6 +15,7 @@ import streamlit as st
 from i18n import N_, _, language
 from model import Capture, LoadedModel, capture, load_model
 from model.folders import allowed_roots, resolve_checkpoint
+from ui.memory import fix_mmap_threshold, release_freed
 from ui.settings import Settings
 
 MODELS = {"minilm": N_("MiniLM (all-MiniLM-L6-v2, pretrained encoder)"),
@@ -44,6 +45,7 @@ def cached_model(name: str) -> LoadedModel:
     # more than a 128-token forward pass. The collector skips frozen objects, so it then costs ~1 ms.
     gc.collect()
     gc.freeze()
+    fix_mmap_threshold()  # before any forward pass: its large blocks then go back to the system when freed
     return model
 
 
@@ -56,12 +58,13 @@ def cached_capture(name: str, text: str, target: str | None, zero_positions: boo
                    lang: str) -> Capture:
     """``lang`` keys the cache by the session's language: a capture's notice is written in it.
 
-    One forward pass of a model at a time: at 2,048 tokens each pass holds about 1 GB of scores and
+    One forward pass of a model at a time: at 2,048 tokens each pass holds about 0.5 GB of scores and
     weights while it runs, and on a few cores passes side by side are no faster than in turn.
     """
     with forward_lock(name):
-        return capture(get_model(name), text, target, zero_positions=zero_positions,
-                       max_new_tokens=max_new_tokens)
+        cap = capture(get_model(name), text, target, zero_positions=zero_positions, max_new_tokens=max_new_tokens)
+        release_freed()  # what the pass freed in glibc's heaps, returned now rather than kept per session
+        return cap
 
 
 _LOCKS: dict[str, threading.Lock] = {}
