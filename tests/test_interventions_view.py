@@ -49,7 +49,7 @@ def test_chosen_heads_show_the_output_and_attention_after(app, minilm):
     assert any("cosine" in m.value for m in app.markdown if m.value.startswith("**Without them"))
     pair = spec(app, 1)
     with intervening(minilm, plan_of(heads)):
-        after = capture(minilm, text).head("encoder", 0, 0)  # the sliders start at L0 H0
+        after = capture(minilm, text).head("encoder", app.slider(key="layer").value, app.slider(key="head").value)
     np.testing.assert_allclose(as_array(pair["data"][1]["z"]).reshape(after.shape), after, atol=1e-6)
 
 
@@ -85,3 +85,16 @@ def test_importance_figure_outlines_selected_heads_and_rejects_bad_input():
     assert fig.layout.shapes[0].x0 == 1.5 and fig.layout.shapes[0].y0 == 0.5
     with pytest.raises(ValueError):
         importance_figure(np.zeros((0, 3)))
+
+
+def test_the_map_says_which_display_settings_it_does_not_apply(app):
+    assert not [c for c in app.caption if "do not apply to the map" in c.value]  # nothing hidden, heads apart
+    for key in ("hide_special", "hide_sink"):
+        app.checkbox(key=key).check().run()
+        assert not app.exception
+        said = [c.value for c in app.caption if "do not apply to the map" in c.value]
+        assert len(said) == 1
+        assert all(s in said[0] for s in ("special tokens", "the first token", "combining heads")), said
+        app.checkbox(key=key).uncheck().run()
+    app.radio(key="combine").set_value("mean").run()
+    assert any("do not apply to the map" in c.value for c in app.caption)

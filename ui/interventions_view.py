@@ -129,9 +129,10 @@ def render(cap: Capture, settings: Settings) -> None:
         st.info(plain(str(exc)))
         return
     st.caption(_("Effect: {measure}. Positive: the model does worse without the head.").format(measure=plain(measure)))
-    if settings.hide_special or settings.combine != "head":
-        st.caption(_("Hiding special tokens and combining heads (sidebar) do not apply to the map: each cell "
-                     "is one real head knocked out of the whole model; the attention below is drawn in full."))
+    if settings.hide_special or settings.hide_sink or settings.combine != "head":
+        st.caption(_("Hiding special tokens, hiding the first token and combining heads (sidebar) do not apply to "
+                     "the map: each cell is one real head knocked out of the whole model; the attention below is "
+                     "drawn in full."))
     kind = choose_kind(cap)
     shown, column = (exact, "effect") if exact is not None else (estimate, "estimate")
     take_clicked_head(kind, cap.n_heads(kind))
