@@ -3,13 +3,13 @@
     python -m bench.corpus [--sentences 2000] [--model minilm] [--shard-size 250]
 
 Generates ``--sentences`` sentences of 10-40 words (seeded), then runs ``python -m corpus run`` on
-them once per engine, each in its own process with one torch thread per worker (on a loaded
-2-core machine one thread was often fastest). Reports the job's own time (reading, tokenising,
+them once per engine, each in its own process: in-process with one torch thread and with every
+core, Ray with one torch thread per worker. Reports the job's own time (reading, tokenising,
 computing, writing; after the model and Ray have started) as sentences per second, the whole
 command's wall time (with Python, model and Ray start-up), and the peak resident memory of the
 job's process (``ru_maxrss`` of that child; Ray's workers are other processes, not counted). The
-in-process job also runs on a quarter of the corpus (more than one shard too): flat peak memory means
-the shards bound it.
+in-process job also runs on a second corpus size (``--memory-sentences``, default a quarter): flat peak
+memory means the shards bound it.
 """
 
 from __future__ import annotations
@@ -44,10 +44,14 @@ def sentences(n: int, seed: int = 0) -> list[str]:
 
 
 def run_job(corpus: Path, out: Path, model: str, engine: list[str], shard_size: int) -> dict[str, float]:
-    """One ``python -m corpus run`` in a fresh process: its job seconds, wall seconds and peak RSS (MB)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    """One ``python -m corpus run`` in a fresh process: its job seconds, wall seconds and peak RSS (MB).
+
+    ``engine`` holds the engine's flags, ``--threads`` among them where the thread count is fixed.
+    """
+    one = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} if "--threads" in engine else {}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}, **one}
     cmd = [sys.executable, "-m", "corpus", "run", str(corpus), "--model", model, "--out", str(out),
-           "--no-progress", "--threads", "1", "--shard-size", str(shard_size), *engine]
+           "--no-progress", "--shard-size", str(shard_size), *engine]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -67,32 +71,42 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--shard-size", type=int, default=250)
+    parser.add_argument("--memory-sentences", type=int,
+                        help="a second in-process corpus size, for peak memory (default: a quarter of --sentences)")
     args = parser.parse_args()
 
-    engines = [("in-process", []), ("Ray, 1 worker", ["--engine", "ray", "--workers", "1"]),
-               ("Ray, 2 workers", ["--engine", "ray", "--workers", "2"])]
+    engines = [("in-process, 1 thread", ["--threads", "1"]),
+               (f"in-process, {os.cpu_count()} threads", []),
+               ("Ray, 1 worker", ["--engine", "ray", "--workers", "1", "--threads", "1"]),
+               ("Ray, 2 workers", ["--engine", "ray", "--workers", "2", "--threads", "1"])]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         corpus = root / "corpus.txt"
         corpus.write_text("\n".join(sentences(args.sentences)) + "\n", encoding="utf-8")
-        quarter = root / "quarter.txt"
-        quarter.write_text("\n".join(sentences(args.sentences // 4)) + "\n", encoding="utf-8")
+        other = root / "other.txt"
+        other.write_text("\n".join(sentences(args.memory_sentences or args.sentences // 4)) + "\n",
+                         encoding="utf-8")
         results = {name: run_job(corpus, root / f"out-{i}", args.model, flags, args.shard_size)
                    for i, (name, flags) in enumerate(engines)}
-        small = run_job(quarter, root / "out-quarter", args.model, [], args.shard_size)
+        small = run_job(other, root / "out-other", args.model, engines[0][1], args.shard_size)
 
-    base = results["in-process"]["sentences"] / results["in-process"]["job_s"]
+    single = results[engines[0][0]]
+    base = single["sentences"] / single["job_s"]
     rows = []
     for name, r in results.items():
         rate = r["sentences"] / r["job_s"]
         rows.append([name, r["sentences"], f"{r['job_s']:.1f}", f"{rate:.1f}", f"{rate / base:.2f}",
                      f"{r['wall_s']:.1f}", f"{r['rss_mb']:.0f}"])
+    ray_one = results["Ray, 1 worker"]["sentences"] / results["Ray, 1 worker"]["job_s"]
+    ray_two = results["Ray, 2 workers"]["sentences"] / results["Ray, 2 workers"]["job_s"]
     print(f"{args.model}, {args.sentences} sentences of 10-40 words, shards of {args.shard_size}, "
-          f"1 torch thread a worker, {os.cpu_count()} CPUs\n")
-    print(markdown_table(["engine", "sentences", "job s", "sentences/s", "x in-process", "command wall s",
-                          "job peak RSS MB"], rows))
-    print(f"\nIn-process peak RSS: {small['rss_mb']:.0f} MB at {small['sentences']} sentences, "
-          f"{results['in-process']['rss_mb']:.0f} MB at {results['in-process']['sentences']}.")
+          f"{os.cpu_count()} CPUs\n")
+    print(markdown_table(["engine", "sentences", "job s", "sentences/s", "x in-process, 1 thread",
+                          "command wall s", "job peak RSS MB"], rows))
+    print(f"\nRay, 2 workers: {ray_two / ray_one:.2f}x Ray, 1 worker.")
+    print(f"In-process peak RSS (1 thread): {small['rss_mb']:.0f} MB at {small['sentences']:,} sentences "
+          f"({small['sentences'] / small['job_s']:.1f} sentences/s), {single['rss_mb']:.0f} MB at "
+          f"{single['sentences']:,}: {small['rss_mb'] / single['rss_mb']:.2f}x.")
     print(f"At {base:.1f} sentences/s in-process, 1M sentences take {1e6 / base / 3600:.1f} h on one worker.")
 
 

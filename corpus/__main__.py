@@ -42,10 +42,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=positive, default=1, help="Ray workers, each loading the model once")
     run.add_argument("--address", help="an existing Ray cluster (host:port, ray://host:port or auto); "
                                        "default: a local Ray started for the job")
-    run.add_argument("--threads", type=positive, default=1,
-                     help="torch threads per worker (default 1: on shared cores one is often fastest)")
+    run.add_argument("--threads", type=positive,
+                     help="torch threads: in-process, default all cores; per Ray worker, default 1 (workers "
+                          "already share the cores)")
     run.add_argument("--shard-size", type=positive, default=1000, help="sentences per resumable shard")
-    run.add_argument("--batch-size", type=positive, default=16, help="sentences per forward pass")
+    run.add_argument("--batch-size", type=positive, default=JobSettings.batch_size, help="sentences per forward pass")
     run.add_argument("--limit", type=positive, help="read only the first N sentences")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus = CorpusFile(args.file)
         if args.engine == "ray":
-            engine = RayEngine(args.model, args.workers, args.threads, args.address)  # Ray checked before loading
-        torch.set_num_threads(args.threads)
+            engine = RayEngine(args.model, args.workers, args.threads or 1, args.address)  # Ray checked first
+        if args.threads:
+            torch.set_num_threads(args.threads)
         model = load_model(args.model)
         if args.engine == "inprocess":
             engine = InProcessEngine(model)

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 import model as model_package
-from corpus.batches import batch_statistics
+from corpus.batches import COLUMNS, batch_statistics
 from model.loading import load_model
 from model.types import LoadedModel
 
@@ -76,7 +76,8 @@ class ModelActor:
     def __call__(self, block: pd.DataFrame) -> pd.DataFrame:
         frames = []
         for shard, batch, items in zip(block["shard"], block["batch"], block["items"], strict=True):
-            rows = batch_statistics(self.model, [(int(i), t) for i, t in json.loads(items)])
+            # the driver has the texts: sending each back once per head would be most of the bytes
+            rows = batch_statistics(self.model, [(int(i), t) for i, t in json.loads(items)]).drop(columns="text")
             # how many rows this batch has, so the driver knows when all of them have come back
             frames.append(rows.assign(shard=int(shard), batch=int(batch), batch_rows=len(rows)))
         return pd.concat(frames, ignore_index=True)
@@ -139,6 +140,8 @@ class RayEngine:
         self.ray.shutdown()
 
     def run(self, work: Iterable[Work]) -> Iterator[Done]:
+        work = list(work)
+        texts = {sentence_id: text for w in work for sentence_id, text in w.items}
         items = [{"shard": w.shard, "batch": w.batch, "items": json.dumps(w.items)} for w in work]
         if not items:
             return
@@ -159,4 +162,6 @@ class RayEngine:
                 got = pd.concat(partial[key], ignore_index=True)
                 if len(got) == int(got["batch_rows"].iloc[0]):
                     del partial[key]
-                    yield key[0], key[1], got.drop(columns=["shard", "batch", "batch_rows"])
+                    got = got.drop(columns=["shard", "batch", "batch_rows"])
+                    got.insert(COLUMNS.index("text"), "text", got["sentence_id"].map(texts))
+                    yield key[0], key[1], got

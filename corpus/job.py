@@ -42,7 +42,7 @@ class JobSettings:
 
     model: str = "minilm"
     shard_size: int = 1000
-    batch_size: int = 16
+    batch_size: int = 64
     max_batch_tokens: int = MAX_BATCH_TOKENS
 
 

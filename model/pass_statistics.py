@@ -48,12 +48,12 @@ def padded_statistics(w: torch.Tensor, q_len: torch.Tensor, k_len: torch.Tensor,
     zero (the mask), and padding queries are left out of every mean. ``flags (B, K, 3)`` marks the
     keys the shares count. Distance and the neighbour shares are NaN unless ``self_attention``.
     """
-    w = w.float()
+    w = w.double()  # sums in float64: an engine's thread count must not show in the 7th digit
     B, H, Q, K = w.shape
     q_pos = torch.arange(Q)
-    q_valid = (q_pos[None, :] < q_len[:, None]).float()  # (B, Q)
-    n_q = q_len.float()
-    out = torch.full((B, H, N_STATS), torch.nan)
+    q_valid = (q_pos[None, :] < q_len[:, None]).double()  # (B, Q)
+    n_q = q_len.double()
+    out = torch.full((B, H, N_STATS), torch.nan, dtype=torch.float64)
     column = STAT_COLUMNS.index
 
     def per_query(values: torch.Tensor) -> torch.Tensor:  # (B, H, Q) -> (B, H)
@@ -62,23 +62,23 @@ def padded_statistics(w: torch.Tensor, q_len: torch.Tensor, k_len: torch.Tensor,
     out[..., column("entropy")] = per_query(-torch.special.xlogy(w, w).sum(-1))
     out[..., column("confidence")] = per_query(w.amax(-1))
     out[..., column("first")] = per_query(w[..., 0])
-    shares = w @ flags[:, None, :, :]  # (B, H, Q, 3): each query's weight on the flagged keys
+    shares = w @ flags[:, None, :, :].double()  # (B, H, Q, 3): each query's weight on the flagged keys
     for i, name in enumerate(SHARED):
         out[..., column(name)] = per_query(shares[..., i])
     if self_attention:
-        dist = (torch.arange(K)[None, :] - q_pos[:, None]).abs().float()  # (Q, K)
+        dist = (torch.arange(K)[None, :] - q_pos[:, None]).abs().double()  # (Q, K)
         out[..., column("distance")] = per_query((w * dist).sum(-1))
         for name, offset in (("previous", -1), ("same", 0), ("next", 1)):
             diag = torch.diagonal(w, offset=offset, dim1=-2, dim2=-1)  # (B, H, Q - |offset|)
             n = (q_len - abs(offset)).clamp(min=0)  # queries with such a neighbour
-            valid = (torch.arange(diag.shape[-1])[None, :] < n[:, None]).float()  # (B, Q - |offset|)
-            out[..., column(name)] = _mean_over(diag, valid, n.float())
+            valid = (torch.arange(diag.shape[-1])[None, :] < n[:, None]).double()  # (B, Q - |offset|)
+            out[..., column(name)] = _mean_over(diag, valid, n.double())
     return out
 
 
 def _stacked(per_layer: dict[int, torch.Tensor]) -> np.ndarray:
     """``{layer: (B, H, N_STATS)}`` as one ``(B, L, H, N_STATS)`` float64 array."""
-    return torch.stack([per_layer[layer] for layer in range(len(per_layer))], dim=1).double().numpy()
+    return torch.stack([per_layer[layer] for layer in range(len(per_layer))], dim=1).numpy()
 
 
 def batch_head_statistics(model: LoadedModel, encoded: list[Encoded]) -> list[dict[str, np.ndarray]]:
@@ -152,5 +152,5 @@ def _capture_statistics(cap: Capture) -> dict[str, np.ndarray]:
         L, _H, Q, K = w.shape
         flags = key_flags(cap.key_tokens(kind), K).expand(L, K, len(SHARED))
         stats = padded_statistics(w, torch.full((L,), Q), torch.full((L,), K), flags, self_attention=kind != "cross")
-        out[kind] = stats.double().numpy()  # (L, H, N_STATS)
+        out[kind] = stats.numpy()  # (L, H, N_STATS)
     return out

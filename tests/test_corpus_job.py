@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from bench.corpus import sentences
@@ -244,7 +245,13 @@ def test_ray_engine_writes_what_in_process_writes(minilm, tmp_path):
     rng = np.random.default_rng(0)
     lines = [" ".join(rng.choice(words, size=rng.integers(3, 25))) + "." for _ in range(40)]
     path = write_text(tmp_path / "c.txt", lines)
-    job(minilm, path, tmp_path / "here", shard_size=16, batch_size=8)
+    # one torch thread here as in each worker: a thread count changes float32 sums in the 7th digit
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        job(minilm, path, tmp_path / "here", shard_size=16, batch_size=8)
+    finally:
+        torch.set_num_threads(threads)
     with RayEngine("minilm", workers=2, threads=1) as engine:
         job(minilm, path, tmp_path / "ray", shard_size=16, batch_size=8, engine=engine)
     assert_same_result(tmp_path / "here", tmp_path / "ray", atol=1e-6)
