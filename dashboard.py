@@ -17,6 +17,7 @@ from ui import (
     generation_view,
     head_view,
     interventions_view,
+    landing,
     lines_view,
     model_view,
     positions_view,
@@ -72,6 +73,7 @@ except ValueError as exc:
     st.info(plain(str(exc)))
     st.stop()
 
+landing.land(cap, settings.model_name)
 if cap.notice:
     st.warning(plain(cap.notice))
 if cap.n_generated and view != "Generation":

@@ -13,6 +13,8 @@ Measures, per head, averaged over the query rows:
   the queries that have such a neighbour;
 - first: the weight on the first key, whatever token it is (many heads park there, Xiao et al., 2023);
 - confidence: the mean of each row's largest weight (Voita et al., 2019).
+
+``clear_head`` picks, from these, the head worth opening a first visit on.
 """
 
 from __future__ import annotations
@@ -161,6 +163,31 @@ def head_statistics(att: np.ndarray, query_tokens: list[str], key_tokens: list[s
 def sink_heads(first_share: np.ndarray, threshold: float = SINK_SHARE) -> np.ndarray:
     """Which heads are attention sinks: their share on the first token (the ``first`` statistic) >= threshold."""
     return np.asarray(first_share, dtype=np.float64) >= threshold
+
+
+def clear_head(stats: pd.DataFrame, threshold: float = SINK_SHARE) -> tuple[int, int]:
+    """The (layer, head) whose pattern is clearest at first sight: the most confident head that does not
+    park its attention on a resting place.
+
+    ``stats`` holds one row per head with ``layer``, ``head``, ``confidence``, ``first``, ``cls`` and ``sep``
+    (``head_statistics`` gives them). Confidence (the mean of each row's largest weight) says how sharply
+    every query picks one key: a head near 1 draws one dark cell a row, a diffuse head a grey blur. The most
+    confident heads, though, are often sinks, every row on [CLS], [SEP] or the first token: one dark column
+    that says only "nothing to do here". A head whose share on the first token, or on [CLS]-like and
+    [SEP]-like keys together, reaches ``threshold`` is passed over, so what is left sends each query
+    somewhere of its own (in MiniLM's layer 0, head 2: each token to the one before it). Ties go to the
+    lowest layer, then head. When every head rests so, the most confident one is returned.
+    """
+    missing = {"layer", "head", "confidence", "first", "cls", "sep"} - set(stats.columns)
+    if missing:
+        raise ValueError(f"head statistics without {', '.join(sorted(missing))}")
+    if stats.empty:
+        raise ValueError("no heads to choose from")
+    resting = np.maximum(stats["first"].to_numpy(np.float64), (stats["cls"] + stats["sep"]).to_numpy(np.float64))
+    eligible = stats[resting < threshold]
+    pool = eligible if not eligible.empty else stats
+    best = pool.sort_values(["confidence", "layer", "head"], ascending=[False, True, True], kind="stable").iloc[0]
+    return int(best["layer"]), int(best["head"])
 
 
 def attention_rollout(att: np.ndarray, residual: float = 0.5) -> np.ndarray:

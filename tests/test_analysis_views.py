@@ -106,8 +106,9 @@ def test_compare_view_modes(minilm):
     # MiniLM's 10 tokens and the translator's 8: two panels side by side, no difference panel
     (fig,) = charts(at)
     a, b = (z_array(t) for t in fig["data"])
-    np.testing.assert_allclose(a, capture(minilm, SENTENCE).head("encoder", 0, 0), atol=1e-6)
-    np.testing.assert_allclose(b, capture(load_model("translator"), SENTENCE).head("encoder", 0, 0), atol=1e-6)
+    shown = at.slider(key="layer").value, at.slider(key="head").value  # one head of each model, the same indices
+    np.testing.assert_allclose(a, capture(minilm, SENTENCE).head("encoder", *shown), atol=1e-6)
+    np.testing.assert_allclose(b, capture(load_model("translator"), SENTENCE).head("encoder", *shown), atol=1e-6)
     assert any("shown side by side" in c.value for c in at.caption)
     assert fig["layout"]["title"]["text"] == "one sentence, two models"
 

@@ -23,6 +23,11 @@ def app():
     return at
 
 
+def shown_head(at) -> tuple[int, int]:
+    """The layer and head the sliders show (a first visit opens at a head with a clear pattern)."""
+    return at.slider(key="layer").value, at.slider(key="head").value
+
+
 def drawn(at) -> tuple[np.ndarray, dict]:
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     return as_array(spec["data"][0]["z"]), spec
@@ -49,7 +54,9 @@ def test_the_page_draws_weight_times_value_norm(app, minilm):
     assert not app.exception
     z, spec = drawn(app)
     cap = capture(minilm, TEXT)
-    expected = cap.head("encoder", 0, 0) * np.linalg.norm(cap.v["encoder"][0, 0], axis=-1)[None]
+    layer, head = shown_head(app)
+    assert f"layer {layer} head {head}" in spec["layout"]["title"]["text"]
+    expected = cap.head("encoder", layer, head) * np.linalg.norm(cap.v["encoder"][layer, head], axis=-1)[None]
     np.testing.assert_allclose(z.reshape(expected.shape), expected, rtol=1e-5)
     assert "weight × |value|" in spec["layout"]["title"]["text"]
     assert spec["data"][0].get("zmax") is None  # this head's own range, not 0..1
@@ -61,7 +68,7 @@ def test_the_page_merges_words_and_a_span(app, minilm):
     assert spec["layout"]["xaxis"]["ticktext"] == ["[CLS]", "tokenization", "is", "surprisingly", "unbelievable",
                                                    ".", "[SEP]"]
     cap = capture(minilm, TEXT)
-    head = cap.head("encoder", 0, 0)
+    head = cap.head("encoder", *shown_head(app))
     # column "tokenization": the weight each word's queries give "token" and "##ization" together
     rows = [[0], [1, 2], [3], [4], [5], [6], [7]]
     expected = np.array([head[r][:, [1, 2]].sum(1).mean() for r in rows])

@@ -9,6 +9,7 @@ import streamlit as st
 from i18n import N_, _
 from model import Capture
 from model.readable import character_names
+from model.statistics import confidence
 from ui.controls import (
     chart_name,
     choose_kind,
@@ -20,6 +21,7 @@ from ui.controls import (
     layer_head,
 )
 from ui.figure import show
+from ui.landing import is_landing
 from ui.settings import Settings
 from viz.heatmaps import attention_heatmap, overview_heatmap
 from viz.matrix_ops import (
@@ -53,6 +55,9 @@ Repeated tokens keep their own row and column (hover shows position, token and w
   their attention on [SEP] as a "no-op") and combine the heads of a layer by mean or max.
 """)
 
+LANDED = N_("Opened at a head with a clear pattern, not at layer 0, head 0: of all heads, the most confident "
+            "one that does not rest on [CLS], [SEP] or the first token (here each row gives its strongest key "
+            "{share} on average). The sliders reach every other head.")
 FILTERS = {"all": N_("all links"), "top-k": N_("top k per row"), "top-p": N_("share of each row")}
 CELLS = {"weight": N_("weight"), "value": N_("weight × |value|")}
 PIECES = {"pieces": N_("token pieces"), "words": N_("words")}
@@ -92,6 +97,8 @@ def render(cap: Capture, settings: Settings) -> None:
     layer, head = layer_head(cap.shape(kind), head_disabled=combined)
     # one head's weights, or the layer's heads when they are combined: only what is drawn is built
     weights = cap.layer(kind, layer) if combined else cap.head(kind, layer, head)[None]  # (heads or 1, Q, K)
+    if not combined and is_landing(kind, layer, head):
+        st.caption(_(LANDED).format(share=f"{float(confidence(weights[0])):.0%}"))
     w, q_tokens, k_tokens = view_matrix(weights, cap.query_labels(kind), cap.key_labels(kind), head=0,
                                         combine=settings.combine, hide=hidden_tokens(cap, settings),
                                         first=settings.hide_sink)

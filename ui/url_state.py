@@ -18,6 +18,7 @@ from i18n import DEFAULT, LANGUAGES, N_, _
 from model.capture import MAX_NEW_TOKENS
 from model.folders import MAX_PATH_CHARS
 from ui.compare_view import MODES as COMPARE_MODES
+from ui.landing import OFF as LANDING_OFF
 from ui.positions_view import ROPE_SECTIONS
 from ui.positions_view import SECTIONS as POSITION_SECTIONS
 from ui.sidebar import COLOURSCALES, COMBINE, DEFAULT_NEW_TOKENS
@@ -96,6 +97,7 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
                 notes.append((NOT_A_NUMBER, {"key": key, "value": repr(params[key])}))
             else:
                 ss[key] = index
+                ss[LANDING_OFF] = True  # the link's head, not the one a first visit would open at
         for key in OPTIONS:
             if key in params:
                 value, note = parse_option(key, params[key])
