@@ -22,8 +22,10 @@ Three parts, run one after another (``--parts`` picks them):
    sampled every 50 ms for the peak since the server started): after part 1's SmolLM2 session
    (before MiniLM loads) and, each on a fresh server, with one and with ``--sessions`` (3) browser
    sessions each submitting its own ``--tokens``-token prompt on the head view at once; "settled"
-   is read 10 s after the last run finished. Then what one such capture keeps (``Capture.nbytes``,
-   computed here). ``--malloc-arenas N`` sets the server's ``MALLOC_ARENA_MAX``.
+   is read 10 s after the last run finished. Then one such capture in this process, as the server
+   runs it (``ui.memory``: blocks of 1 MB and more mapped on their own, a trim after the capture):
+   resident memory before it, its peak, after it and after the trim, and what it keeps
+   (``Capture.nbytes``). ``--malloc-arenas N`` sets the server's ``MALLOC_ARENA_MAX``.
 3. ``generation``: in this process, ``capture(m, prompt, max_new_tokens=20)`` against ``capture(m,
    prompt)`` at 128 and 512 prompt tokens (``bench.smollm2.generation_times``), torch threads pinned
    (``--threads``, 1 by default: on a small shared machine more threads than free cores is slower).
@@ -35,6 +37,7 @@ Nothing is asserted: the targets are printed next to the numbers.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import urllib.parse
@@ -46,6 +49,7 @@ from bench.common import PeakSampler, markdown_table, process_memory_mb, text_of
 from bench.smollm2 import GENERATION_HEADER, generation_times
 from model import capture, load_model
 from tests.live_server import chromium, serve_dashboard
+from ui.memory import fix_mmap_threshold, release_freed
 
 VIEWS = ("Model view", "Head view", "Generation", "Lines", "Step by step")
 START_VIEW = "Step by step"  # light: the page first draws here, so the first switch to each view is timed
@@ -163,6 +167,20 @@ def sessions_memory(browser, url: str, pid: int, codec, tokens: int, n: int) -> 
                 s.close()
 
 
+def capture_memory(model, prompt: str) -> tuple[list[object], float]:
+    """One capture of ``prompt`` continued for 20 tokens, in this process as the server runs it: a table row
+    (RSS before, sampled peak, after, after the trim, in MB) and what the capture keeps (MB)."""
+    fix_mmap_threshold()
+    pid = os.getpid()
+    before = process_memory_mb(pid)["VmRSS"]
+    with PeakSampler(pid) as sampler:
+        cap = capture(model, prompt, max_new_tokens=20)
+    after = process_memory_mb(pid)["VmRSS"]
+    release_freed()
+    trimmed = process_memory_mb(pid)["VmRSS"]
+    return [f"{before:,.0f}", f"{sampler.peak:,.0f}", f"{after:,.0f}", f"{trimmed:,.0f}"], cap.nbytes / MB
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=2048, help="SmolLM2 prompt tokens (the page reads 2,048)")
@@ -187,6 +205,7 @@ def main() -> None:
     prompt = text_of_tokens(smol.codec, args.tokens, variant=variant)
     rows, charts, memory = [], [], []
     kept: float | None = None
+    in_process: list[object] = []
 
     if "views" in args.parts:
         with serve_dashboard(env=env) as (url, proc), chromium() as browser, PeakSampler(proc.pid) as sampler:
@@ -208,7 +227,7 @@ def main() -> None:
             with serve_dashboard(env=env) as (url, proc), chromium() as browser:
                 memory.append(sessions_memory(browser, url, proc.pid, smol.codec, args.tokens, n))
         torch.set_num_threads(args.threads)
-        kept = capture(smol, prompt, max_new_tokens=20).nbytes / MB
+        in_process, kept = capture_memory(smol, prompt)
 
     generation = []
     if "generation" in args.parts:
@@ -232,7 +251,10 @@ def main() -> None:
         print(markdown_table(["server state", "peak RSS, sampled (MB)", "VmHWM streamlit (MB)",
                               f"RSS settled after {SETTLE_S} s (MB)"], memory))
         if kept is not None:
-            print(f"\nOne capture of {args.tokens} + 20 tokens keeps {kept:,.0f} MB (Capture.nbytes).")
+            print(f"\nOne capture of {args.tokens} + 20 tokens keeps {kept:,.0f} MB (Capture.nbytes); in this "
+                  f"process, {torch.get_num_threads()} torch thread(s):\n")
+            print(markdown_table(["RSS before (MB)", "peak RSS, sampled (MB)", "RSS after (MB)",
+                                  "RSS after malloc_trim (MB)"], [in_process]))
     if generation:
         print(f"\ncapture() with and without writing 20 tokens, {torch.get_num_threads()} torch thread(s)\n")
         print(markdown_table(GENERATION_HEADER, generation))
