@@ -34,10 +34,10 @@ def no_exception(pg) -> None:
 
 @pytest.fixture
 def ready(browser, dashboard_url):
-    """The dashboard on the test sentence, in a window tall enough to screenshot a view whole."""
+    """The dashboard on the test sentence at layer 0, head 0, in a window tall enough to screenshot a view whole."""
     context = browser.new_context(viewport={"width": 1400, "height": 2200})
     pg = context.new_page()
-    pg.goto(dashboard_url)
+    pg.goto(f"{dashboard_url}/?layer=0&head=0")
     set_sentence(pg, SENTENCE)
     pg.wait_for_function(TICKS_JS.format(" ".join(TOKENS)), timeout=60_000)
     yield pg

@@ -57,7 +57,8 @@ def array_of(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-def test_chart_downloads_html_and_png(page, minilm):
+def test_chart_downloads_html_and_png(page, dashboard_url, minilm):
+    page.goto(f"{dashboard_url}/?layer=0&head=0")
     set_sentence(page, "The cat sat on the mat.")
     body = open_downloads(page)
 

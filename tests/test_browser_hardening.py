@@ -111,6 +111,7 @@ def png_button(pg):
 
 
 def test_png_export_works_after_the_renderer_tab_is_killed(page, dashboard_server):
+    page.goto(f"{dashboard_server.url}/?layer=0&head=0")
     set_sentence(page, "The cat sat on the mat.")
     wait_for_ticks(page, ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"], timeout=TIMEOUT)
     name, first = download(page, png_button(page), timeout=TIMEOUT)

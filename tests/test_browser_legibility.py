@@ -141,10 +141,11 @@ def test_statistics_view_table_matrix_and_corpus_read_at_1400px(wide):
 
 
 @pytest.mark.parametrize("text", [SHORT, LONG], ids=["16-tokens", "443-tokens"])
-def test_compare_panels_read_at_1400px(wide, minilm, text):
+def test_compare_panels_read_at_1400px(wide, dashboard_url, minilm, text):
     n = len(capture(minilm, text).tokens)
     assert n == (16 if text == SHORT else 443)
     pg = wide
+    pg.goto(f"{dashboard_url}/?layer=0&head=0")  # head 0 against head 1
     open_text(pg, text)
     choose_view(pg, "Compare")
     wait_for_title(pg, "difference: B: L0 H1 - A: L0 H0")
