@@ -117,10 +117,10 @@ def batch_head_statistics(model: LoadedModel, encoded: list[Encoded]) -> list[di
     modules = dict(net.named_modules())
     with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
         if target_rows is None:
-            adapter.forward(net, ids, mask)
+            adapter.hooked_pass(net, ids, mask)
         else:
             tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
-            adapter.forward(net, ids, mask, tgt, tgt_mask)
+            adapter.hooked_pass(net, ids, mask, tgt, tgt_mask)
     stacked = {kind: _stacked(found[kind]) for kind in KINDS if kind in found}
     return [{kind: arr[b] for kind, arr in stacked.items()} for b in range(len(encoded))]
 
