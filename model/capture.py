@@ -82,6 +82,16 @@ def padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]
     return ids, mask
 
 
+def hooked_pass(model: LoadedModel, ids: torch.Tensor, mask: torch.Tensor,
+                target_rows: list[list[int]] | None) -> None:
+    """The pass hooks read, over padded ``ids``; an encoder-decoder's decoder reads ``target_rows``."""
+    if target_rows is None:
+        model.adapter.hooked_pass(model.net, ids, mask)
+    else:
+        tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
+        model.adapter.hooked_pass(model.net, ids, mask, tgt, tgt_mask)
+
+
 def target_ids_of(model: LoadedModel, ids: torch.Tensor, mask: torch.Tensor,
                   targets: list[str | None]) -> list[list[int]]:
     """Decoder inputs per row: the given target teacher-forced, or what greedy decoding writes."""
@@ -157,11 +167,7 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
         return None
 
     with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
-        if target_rows is None:
-            adapter.hooked_pass(net, ids, mask)
-        else:
-            tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
-            adapter.hooked_pass(net, ids, mask, tgt, tgt_mask)
+        hooked_pass(model, ids, mask, target_rows)
 
     kinds = sorted({kind for kind, _layer, _what in found}, key=("encoder", "decoder", "cross").index)
     n_layers = {kind: 1 + max(layer for k, layer, _what in found if k == kind) for kind in kinds}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from model.capture import capture_batch, padded, target_ids_of
+from model.capture import capture_batch, hooked_pass, padded, target_ids_of
 from model.codec import Encoded
 from model.hooks import hooked
 from model.statistics import FIRST_SPECIAL, LAST_SPECIAL, STAT_COLUMNS, is_punctuation
@@ -116,11 +116,7 @@ def batch_head_statistics(model: LoadedModel, encoded: list[Encoded]) -> list[di
 
     modules = dict(net.named_modules())
     with hooked({name: modules[name] for name in points}, record), torch.inference_mode():
-        if target_rows is None:
-            adapter.hooked_pass(net, ids, mask)
-        else:
-            tgt, tgt_mask = padded(target_rows, int(model.eos_id or 0))
-            adapter.hooked_pass(net, ids, mask, tgt, tgt_mask)
+        hooked_pass(model, ids, mask, target_rows)
     stacked = {kind: _stacked(found[kind]) for kind in KINDS if kind in found}
     return [{kind: arr[b] for kind, arr in stacked.items()} for b in range(len(encoded))]
 
