@@ -117,3 +117,18 @@ def test_holding_an_arrow_key_on_the_head_slider_walks_every_step(browser, dashb
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         context.close()
+
+
+def test_holding_an_arrow_key_on_the_generation_step_slider_walks_every_step(browser, dashboard_url):
+    presses = 8
+    context, pg = open_first_visit(browser, f"{dashboard_url}/?model=smollm2&view=Generation")
+    try:
+        seen = hold_arrow(pg, "Step", presses)
+        assert seen[0] == 1 and seen[-1] == 1 + presses, seen
+        assert seen == sorted(seen), f"the slider went back: {seen}"
+        title = pg.locator(".js-plotly-plot .gtitle").filter(has_text=f"step {1 + presses}: each head of layer")
+        title.wait_for(timeout=60_000)  # the figures follow the slider
+        assert pg.get_by_role("slider", name="Step").input_value() == str(1 + presses)
+        assert pg.locator("[data-testid='stException']").count() == 0
+    finally:
+        context.close()

@@ -124,11 +124,11 @@ def render(cap: Capture, settings: Settings) -> None:
     if mode == "top-k":
         st.session_state.setdefault("top_k", 3)
         clamp_state("top_k", 1, len(k_tokens))  # a k kept from a longer sentence
-        k = col3.number_input("k", 1, len(k_tokens), key="top_k")
+        k = col3.number_input("k", 1, len(k_tokens), key="top_k", persist_state="session")
         w = top_k_rows(w, int(k))
     elif mode == "top-p":
         st.session_state.setdefault("top_p", 0.7)
-        p = col3.slider(_("share"), 0.05, 1.0, step=0.05, key="top_p")
+        p = col3.slider(_("share"), 0.05, 1.0, step=0.05, key="top_p", persist_state="session")
         w = top_p_rows(w, float(p))
 
     what = f"H{head}" if not combined else f"{settings.combine}_of_heads"
@@ -195,8 +195,9 @@ def render_long(w: np.ndarray, q_tokens: list[str], k_tokens: list[str], title: 
     clamp_state("win_k", 0, n_k - size_k)
     col1, col2 = st.columns(2)
     q0 = col1.number_input(_("Window: queries from (of {n})").format(n=n_q), 0, n_q - size_q, step=size_q // 2,
-                           key="win_q")
-    k0 = col2.number_input(_("keys from (of {n})").format(n=n_k), 0, n_k - size_k, step=size_k // 2, key="win_k")
+                           key="win_q", persist_state="session")
+    k0 = col2.number_input(_("keys from (of {n})").format(n=n_k), 0, n_k - size_k, step=size_k // 2, key="win_k",
+                           persist_state="session")
     q1, k1 = q0 + size_q, k0 + size_k
     st.caption(_("{n} tokens: the overview pools each block of cells into its strongest weight (hover names that "
                  "cell); the outlined {rows} x {cols} window is drawn below at full resolution.").format(

@@ -20,7 +20,7 @@ from model.statistics import FIRST_SPECIAL, LAST_SPECIAL, clear_head, confidence
 # Query rows read per layer: every row of a short input; evenly spaced ones of a long one, which the
 # measures (each a mean over rows) need no more of to rank the heads.
 SAMPLE_QUERIES = 128
-OFF = "_landing_off"  # True once a link named a head or the user chose one: the landing never moves it again
+OFF = "_landing_off"  # True once a link (or anything before) named a head, or the user chose one: never moved again
 LANDED = "_landing"  # {"model", "kind", "layer", "head"}: where the page opened
 
 
@@ -48,6 +48,9 @@ def land(cap: Capture, model_name: str) -> None:
     if ss.get(OFF):
         return
     landed = ss.get(LANDED)
+    if landed is None and ("layer" in ss or "head" in ss):
+        ss[OFF] = True  # chosen before the first capture, as a link's layer= and head= are
+        return
     if landed is not None:
         if (ss.get("layer"), ss.get("head")) != (landed["layer"], landed["head"]):
             ss[OFF] = True  # the user moved a slider (or opened a head elsewhere): theirs from now on

@@ -18,7 +18,6 @@ from i18n import DEFAULT, LANGUAGES, N_, _
 from model.capture import MAX_NEW_TOKENS
 from model.folders import MAX_PATH_CHARS
 from ui.compare_view import MODES as COMPARE_MODES
-from ui.landing import OFF as LANDING_OFF
 from ui.positions_view import ROPE_SECTIONS
 from ui.positions_view import SECTIONS as POSITION_SECTIONS
 from ui.sidebar import COLOURSCALES, COMBINE, DEFAULT_NEW_TOKENS
@@ -28,11 +27,12 @@ from ui.statistics_view import SECTIONS as STATISTICS_SECTIONS
 URL_KEYS = ("model", "text", "view", "layer", "head")
 # Widget values that must survive while the view owning them is not drawn: Streamlit
 # forgets a widget's state after a run that did not draw it, but keeps plain state. Writing a
-# widget's key makes that run send the value back to the browser, so the sliders (layer, head,
-# generation step) keep theirs with ``persist_state`` instead: a run still busy with an earlier
-# press of a held arrow key would otherwise pull the slider back to that press.
-KEEP = ("kind", "query", "highlight", "filter_mode", "top_k", "top_p",
-        "lines_heads", "lines_token", "grid_layer", "grid_head", "head_range", "win_q", "win_k")
+# widget's key makes that run send the value back to the browser, so the widgets a held key steps
+# through (the layer, head and generation-step sliders, top k / share, the long view's window) keep
+# theirs with ``persist_state`` instead: a run still busy with an earlier press of a held arrow key
+# would otherwise pull the widget back to that press.
+KEEP = ("kind", "query", "highlight", "filter_mode", "lines_heads", "lines_token", "grid_layer", "grid_head",
+        "head_range")
 RESTORED = "_url_restored"
 NOTES = "_url_notes"
 # A note is kept as its message and values, and written in the session's language when shown (the language
@@ -97,7 +97,6 @@ def restore(models: Collection[str], views: Sequence[str]) -> None:
                 notes.append((NOT_A_NUMBER, {"key": key, "value": repr(params[key])}))
             else:
                 ss[key] = index
-                ss[LANDING_OFF] = True  # the link's head, not the one a first visit would open at
         for key in OPTIONS:
             if key in params:
                 value, note = parse_option(key, params[key])
