@@ -88,10 +88,9 @@ def main() -> None:
                          encoding="utf-8")
         results = {name: run_job(corpus, root / f"out-{i}", args.model, flags, args.shard_size)
                    for i, (name, flags) in enumerate(engines)}
-        small = run_job(other, root / "out-other", args.model, engines[0][1], args.shard_size)
+        small = run_job(other, root / "out-other", args.model, engines[1][1], args.shard_size)
 
-    single = results[engines[0][0]]
-    base = single["sentences"] / single["job_s"]
+    base = results[engines[0][0]]["sentences"] / results[engines[0][0]]["job_s"]
     rows = []
     for name, r in results.items():
         rate = r["sentences"] / r["job_s"]
@@ -104,9 +103,10 @@ def main() -> None:
     print(markdown_table(["engine", "sentences", "job s", "sentences/s", "x in-process, 1 thread",
                           "command wall s", "job peak RSS MB"], rows))
     print(f"\nRay, 2 workers: {ray_two / ray_one:.2f}x Ray, 1 worker.")
-    print(f"In-process peak RSS (1 thread): {small['rss_mb']:.0f} MB at {small['sentences']:,} sentences "
-          f"({small['sentences'] / small['job_s']:.1f} sentences/s), {single['rss_mb']:.0f} MB at "
-          f"{single['sentences']:,}: {small['rss_mb'] / single['rss_mb']:.2f}x.")
+    every = results[engines[1][0]]
+    print(f"In-process peak RSS ({engines[1][0]}): {small['rss_mb']:.0f} MB at {small['sentences']:,} sentences "
+          f"({small['sentences'] / small['job_s']:.1f} sentences/s), {every['rss_mb']:.0f} MB at "
+          f"{every['sentences']:,}: {small['rss_mb'] / every['rss_mb']:.2f}x.")
     print(f"At {base:.1f} sentences/s in-process, 1M sentences take {1e6 / base / 3600:.1f} h on one worker.")
 
 
