@@ -214,9 +214,9 @@ def test_cli_runs_resumes_and_refuses_other_settings(capsys, tmp_path, monkeypat
 @pytest.mark.slow
 def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(minilm, tmp_path):
     # enough small shards and batches that the interrupt lands mid-job: a shard takes well under a second
-    path = write_text(tmp_path / "c.txt", sentences(400))
-    n_shards = 20
-    cmd = [sys.executable, "-m", "corpus", "run", str(path), "--out", str(tmp_path / "cut"), "--shard-size", "20",
+    path = write_text(tmp_path / "c.txt", sentences(1500))
+    n_shards = 100
+    cmd = [sys.executable, "-m", "corpus", "run", str(path), "--out", str(tmp_path / "cut"), "--shard-size", "15",
            "--no-progress", "--batch-size", "4"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # the uninterrupted run the same way, with the same torch threads: the result must be the same bytes
