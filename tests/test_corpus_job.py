@@ -222,7 +222,9 @@ def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(minilm, tmp_path):
     # the uninterrupted run the same way, with the same torch threads: the result must be the same bytes
     whole = [*cmd[:6], str(tmp_path / "whole"), *cmd[7:]]
     assert subprocess.run(whole, capture_output=True, text=True, env=env, timeout=300).returncode == 0
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    # Ctrl-C as a terminal sends it, even where this test process ignores SIGINT (a child inherits that)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     manifest = tmp_path / "cut" / "manifest.json"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
