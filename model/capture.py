@@ -186,6 +186,8 @@ def capture_batch(model: LoadedModel, encoded: list[Encoded], targets: list[str 
                                                          dtype=np.float32)
                     stores[b][what][kind][layer] = t[b, :, :length].numpy()
                 del t
+            for store in stores:
+                store[what][kind].flags.writeable = False  # shared by every session that reads this capture
         with torch.inference_mode():
             angles[kind] = adapter.rope_angles(net, kind, max(size[kind][0] for size in sizes))
     captures = []
