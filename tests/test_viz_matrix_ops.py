@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from model.types import THUMB_CELLS, pool_thumbnails
 from viz.matrix_ops import (
     combine_heads,
     downsample,
@@ -130,6 +132,17 @@ def test_downsample_non_square_and_leading_axes():
     out = downsample(w, 48)
     assert out.shape == (6, 12, 47, 20)
     np.testing.assert_allclose(out.max(axis=(-2, -1)), w.max(axis=(-2, -1)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 300), st.integers(1, 3), st.integers(0, 10_000))
+def test_pass_thumbnails_equal_the_views_pooling(n_q, n_k, n_heads, seed):
+    """The thumbnails pooled in torch during a long forward pass are the views' block-max, cell for cell."""
+    w = softmax_rows(np.random.default_rng(seed).normal(size=(n_heads, n_q, n_k)) * 4)
+    expected = quantise_u8(downsample(w, THUMB_CELLS))
+    got = pool_thumbnails(torch.from_numpy(w))
+    assert got.dtype == np.uint8 and got.shape[:-2] == (n_heads,) and max(got.shape[-2:]) <= THUMB_CELLS
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_quantise_u8():
