@@ -55,16 +55,21 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
 
 
 def interleaved_medians(fns: list[Callable[[], object]], repeats: int = 9, warmup: int = 2) -> list[float]:
-    """Median wall time (s) of each of ``fns``, timed in turns so that drift hits all of them alike."""
+    """Median wall time (s) of each of ``fns``, timed in turns so that drift hits all of them alike.
+
+    Each turn starts one function later than the last: what runs first in a turn follows what freed
+    the most memory in the turn before (allocations then come from pages already mapped; at 2,048
+    SmolLM2 tokens that made the same forward pass 25% faster), and no function keeps that place.
+    """
     for _ in range(warmup):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, out in zip(fns, times, strict=True):
+    for turn in range(repeats):
+        for i in (*range(turn % len(fns), len(fns)), *range(turn % len(fns))):
             start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
+            fns[i]()
+            times[i].append(time.perf_counter() - start)
     return [statistics.median(t) for t in times]
 
 
