@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpus.reading import Line
 from model.capture import encode_checked
@@ -25,6 +27,9 @@ from model.types import LoadedModel
 ID_COLUMNS = ["sentence_id", "kind", "layer", "head", "tokens", "truncated", "text"]
 COLUMNS = [*ID_COLUMNS, *STAT_COLUMNS]
 KIND_ORDER = {"encoder": 0, "decoder": 1, "cross": 2}
+ROW_SCHEMA = pa.schema([("sentence_id", pa.int64()), ("kind", pa.string()), ("layer", pa.int16()),
+                        ("head", pa.int16()), ("tokens", pa.int32()), ("truncated", pa.bool_()),
+                        ("text", pa.string()), *[(name, pa.float64()) for name in STAT_COLUMNS]])
 QUOTED_CHARS = 200  # of a skipped line, kept in the report
 
 
@@ -77,8 +82,23 @@ def batch_statistics(model: LoadedModel, items: list[tuple[int, str]]) -> pd.Dat
     return frame[COLUMNS]
 
 
-def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in one order whatever order batches came back in: sentence, kind, layer, head."""
-    order = frame.assign(_kind=frame["kind"].map(KIND_ORDER))
-    order = order.sort_values(["sentence_id", "_kind", "layer", "head"], kind="stable")
-    return order.drop(columns="_kind").reset_index(drop=True)
+def table_of(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame`` with fixed column types and no pandas metadata, the same whether it has rows or none."""
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False).replace_schema_metadata(None)
+
+
+def batch_table(model: LoadedModel, items: list[tuple[int, str]]) -> pa.Table:
+    """``batch_statistics`` as Arrow rows of ``ROW_SCHEMA``: what an engine hands back for a batch."""
+    return table_of(batch_statistics(model, items), ROW_SCHEMA)
+
+
+def sorted_rows(tables: list[pa.Table]) -> pa.Table:
+    """A shard's batches as one table in one order whatever order they came back in: sentence, kind, layer,
+    head. Sorted in Arrow: the rows never pass through pandas in the job's process."""
+    if not tables:
+        return ROW_SCHEMA.empty_table()
+    rows = pa.concat_tables(tables)
+    kind = pc.index_in(rows["kind"], value_set=pa.array(list(KIND_ORDER)))  # 0, 1, 2 in KIND_ORDER's order
+    order = pc.sort_indices(rows.append_column("_kind", kind),
+                            sort_keys=[(k, "ascending") for k in ("sentence_id", "_kind", "layer", "head")])
+    return rows.take(order)

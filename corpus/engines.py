@@ -1,8 +1,9 @@
 """Where the per-batch function runs: in this process, or on Ray Data.
 
 An engine takes ``Work`` items (one planned batch each) and yields ``(shard, batch, rows)`` as each
-batch finishes, in any order; the job puts rows back in order. Both engines call
-``corpus.batches.batch_statistics`` on the same batches, so they write the same Parquet.
+batch finishes, in any order, the rows an Arrow table of ``ROW_SCHEMA``; the job puts rows back in
+order. Both engines call ``corpus.batches.batch_table`` on the same batches, so they write the same
+Parquet.
 
 The Ray engine is the batch-inference pattern: ``ray.data.from_items(work).map_batches(ModelActor,
 concurrency=workers)``, where each actor loads the model once and then runs batch after batch. Ray
@@ -19,11 +20,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 
 import model as model_package
-from corpus.batches import COLUMNS, batch_statistics
+from corpus.batches import ROW_SCHEMA, batch_table
 from model.loading import load_model
 from model.types import LoadedModel
 
@@ -43,7 +46,7 @@ class Work:
     items: list[tuple[int, str]]  # (sentence_id, text)
 
 
-Done = tuple[int, int, pd.DataFrame]  # (shard, batch, rows)
+Done = tuple[int, int, pa.Table]  # (shard, batch, rows)
 
 
 class InProcessEngine:
@@ -63,7 +66,7 @@ class InProcessEngine:
 
     def run(self, work: Iterable[Work]) -> Iterator[Done]:
         for w in work:
-            yield w.shard, w.batch, batch_statistics(self.model, w.items)
+            yield w.shard, w.batch, batch_table(self.model, w.items)
 
 
 class ModelActor:
@@ -73,14 +76,16 @@ class ModelActor:
         torch.set_num_threads(threads)  # workers share the machine's cores: one thread each unless told
         self.model = load_model(model_name)
 
-    def __call__(self, block: pd.DataFrame) -> pd.DataFrame:
-        frames = []
+    def __call__(self, block: pd.DataFrame) -> pa.Table:
+        tables = []
         for shard, batch, items in zip(block["shard"], block["batch"], block["items"], strict=True):
             # the driver has the texts: sending each back once per head would be most of the bytes
-            rows = batch_statistics(self.model, [(int(i), t) for i, t in json.loads(items)]).drop(columns="text")
-            # how many rows this batch has, so the driver knows when all of them have come back
-            frames.append(rows.assign(shard=int(shard), batch=int(batch), batch_rows=len(rows)))
-        return pd.concat(frames, ignore_index=True)
+            rows = batch_table(self.model, [(int(i), t) for i, t in json.loads(items)]).drop_columns("text")
+            n = rows.num_rows  # how many rows this batch has, so the driver knows when all have come back
+            tables.append(rows.append_column("shard", pa.array(np.full(n, int(shard), dtype=np.int64)))
+                          .append_column("batch", pa.array(np.full(n, int(batch), dtype=np.int64)))
+                          .append_column("batch_rows", pa.array(np.full(n, n, dtype=np.int64))))
+        return pa.concat_tables(tables)
 
 
 def check_reachable(address: str) -> None:
@@ -154,14 +159,17 @@ class RayEngine:
                 ModelActor, fn_constructor_kwargs={"model_name": self.model_name, "threads": self.threads},
                 batch_size=1, batch_format="pandas", compute=self.ray.data.ActorPoolStrategy(size=self.workers),
                 num_cpus=1, max_restarts=0)
-        partial: dict[tuple[int, int], list[pd.DataFrame]] = {}
-        for block in ds.iter_batches(batch_size=None, batch_format="pandas"):
-            for (shard, batch), rows in block.groupby(["shard", "batch"], sort=False):
+        partial: dict[tuple[int, int], list[pa.Table]] = {}
+        # Arrow blocks all the way: a batch's rows are never turned into pandas in the job's process, whose
+        # CPU time the workers share on a small machine
+        for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            keys = np.stack([block["shard"].to_numpy(), block["batch"].to_numpy()], axis=1)  # (rows, 2)
+            for shard, batch in np.unique(keys, axis=0):
                 key = (int(shard), int(batch))
-                partial.setdefault(key, []).append(rows)
-                got = pd.concat(partial[key], ignore_index=True)
-                if len(got) == int(got["batch_rows"].iloc[0]):
+                same = (keys[:, 0] == shard) & (keys[:, 1] == batch)
+                partial.setdefault(key, []).append(block if same.all() else block.filter(pa.array(same)))
+                got = pa.concat_tables(partial[key])
+                if got.num_rows == got["batch_rows"][0].as_py():
                     del partial[key]
-                    got = got.drop(columns=["shard", "batch", "batch_rows"])
-                    got.insert(COLUMNS.index("text"), "text", got["sentence_id"].map(texts))
-                    yield key[0], key[1], got
+                    text = pa.array([texts[i] for i in got["sentence_id"].to_pylist()], pa.string())
+                    yield key[0], key[1], got.append_column("text", text).select(ROW_SCHEMA.names).cast(ROW_SCHEMA)

@@ -19,14 +19,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus.batches import COLUMNS, Skipped, plan_batches, sorted_rows
+from corpus.batches import Skipped, plan_batches, sorted_rows, table_of
 from corpus.engines import Work
 from corpus.progress import Progress
 from corpus.reading import CorpusFile, Line
 from corpus.results import Summary
 from corpus.shards import PARTS, ResultFolder, part_path, write_table
 from model.corpus import MAX_BATCH_TOKENS
-from model.statistics import STAT_COLUMNS
 from model.types import LoadedModel
 
 SUMMARY, TOP, SKIPPED = "summary.parquet", "top.parquet", "skipped.parquet"
@@ -76,12 +75,6 @@ def shards_of(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
         yield chunk
 
 
-def schema() -> pa.Schema:
-    return pa.schema([("sentence_id", pa.int64()), ("kind", pa.string()), ("layer", pa.int16()),
-                      ("head", pa.int16()), ("tokens", pa.int32()), ("truncated", pa.bool_()),
-                      ("text", pa.string()), *[(name, pa.float64()) for name in STAT_COLUMNS]])
-
-
 SUMMARY_SCHEMA = pa.schema([("kind", pa.string()), ("layer", pa.int16()), ("head", pa.int16()),
                             ("statistic", pa.string()), ("mean", pa.float64()), ("std", pa.float64()),
                             ("count", pa.int64())])
@@ -89,17 +82,6 @@ TOP_SCHEMA = pa.schema([("kind", pa.string()), ("layer", pa.int16()), ("head", p
                         ("statistic", pa.string()), ("rank", pa.int16()), ("sentence_id", pa.int64()),
                         ("value", pa.float64()), ("tokens", pa.int32()), ("text", pa.string())])
 SKIPPED_SCHEMA = pa.schema([("sentence_id", pa.int64()), ("reason", pa.string()), ("text", pa.string())])
-
-
-def table_of(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """``frame`` with fixed column types, the same whether it has rows or none."""
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(None)
-
-
-def shard_table(frames: list[pd.DataFrame]) -> pa.Table:
-    rows = sorted_rows(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=COLUMNS)
-    # no pandas metadata: Ray hands back Arrow-backed dtypes, and the file must not depend on the engine
-    return table_of(rows[COLUMNS], schema())
 
 
 def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: LoadedModel, engine: Any, *,
@@ -139,22 +121,22 @@ def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: L
 def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progress) -> int:
     """Run ``shards``' batches on ``engine``; each shard is written as soon as its last batch is back."""
     waiting = {s.index: s for s in shards}
-    frames: dict[int, list[pd.DataFrame]] = {s.index: [] for s in shards}
+    tables: dict[int, list[pa.Table]] = {s.index: [] for s in shards}
     left = {s.index: len(s.batches) for s in shards}
 
     def finish_if_complete(index: int) -> None:
         if left[index] == 0:
             shard = waiting.pop(index)
-            folder.finish_shard(index, shard_table(frames.pop(index)), shard.record())
+            folder.finish_shard(index, sorted_rows(tables.pop(index)), shard.record())
             bar.update(len(shard.skipped))
 
     for s in shards:
         finish_if_complete(s.index)  # a shard whose every line was skipped has nothing to run
     work = [Work(s.index, j, batch) for s in shards for j, batch in enumerate(s.batches)]
-    for shard, _batch, rows in engine.run(work):
-        frames[shard].append(rows)
+    for shard, batch, rows in engine.run(work):
+        tables[shard].append(rows)
         left[shard] -= 1
-        bar.update(int(rows["sentence_id"].nunique()))
+        bar.update(len(waiting[shard].batches[batch]))
         finish_if_complete(shard)
     if waiting:
         raise RuntimeError(f"the engine returned no rows for shards {sorted(waiting)}")
