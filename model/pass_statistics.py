@@ -1,13 +1,13 @@
 """Head statistics of a whole padded batch, computed while the forward pass runs.
 
-``model.statistics.head_statistics`` measures one sentence's weights in numpy. Over a corpus that
-means building every sentence's weights again from its queries and keys, then a data frame per
-sentence: more time than the forward pass itself. Here the same measures are taken in torch on the
-padded ``(B, H, Q, K)`` weights of each layer, masked to each sentence's real tokens, at the hook
-point where the pass computes them (``Adapter.pattern_points``), and the layer's weights are
-dropped at once. A family without such hook points is measured the same way on weights rebuilt
-from its capture, one sentence at a time. Either way ``batch_head_statistics`` returns, per sentence,
-``kind -> (layers, heads, len(STAT_COLUMNS))``.
+``model.statistics.head_statistics`` measures one capture, whose weights are rebuilt from its queries
+and keys. Over a corpus that means rebuilding every sentence's weights, then a data frame per
+sentence: more time than the forward pass itself. Here the same kernel
+(``model.statistics.padded_statistics``) reads the padded ``(B, H, Q, K)`` weights of each layer,
+masked to each sentence's real tokens, at the hook point where the pass computes them
+(``Adapter.pattern_points``), and the layer's weights are dropped at once. A family without such hook
+points is measured on the weights of its capture, one sentence at a time. Either way
+``batch_head_statistics`` returns, per sentence, ``kind -> (layers, heads, len(STAT_COLUMNS))``.
 """
 
 from __future__ import annotations
@@ -19,61 +19,8 @@ import torch
 from model.capture import capture_batch, hooked_pass, padded, target_ids_of
 from model.codec import Encoded
 from model.hooks import hooked
-from model.statistics import FIRST_SPECIAL, LAST_SPECIAL, STAT_COLUMNS, is_punctuation
+from model.statistics import N_STATS, STAT_COLUMNS, head_measures, key_flags, padded_statistics
 from model.types import KINDS, Capture, LoadedModel, Point
-
-N_STATS = len(STAT_COLUMNS)
-SHARED = ("cls", "sep", "punct")  # the statistics that are shares on flagged keys, in flag order
-
-
-def key_flags(tokens: list[str], width: int) -> torch.Tensor:
-    """(width, 3) floats: 1 where a key is [CLS]-like, [SEP]-like, punctuation; padding keys 0."""
-    flags = torch.zeros((width, len(SHARED)))
-    for i, t in enumerate(tokens):
-        flags[i] = torch.tensor([t in FIRST_SPECIAL, t in LAST_SPECIAL, is_punctuation(t)], dtype=torch.float32)
-    return flags
-
-
-def _mean_over(values: torch.Tensor, valid: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values (B, H, n)`` over the positions where ``valid (B, n)``; NaN where ``count`` is 0."""
-    total = (values * valid[:, None, :]).sum(-1)  # (B, H)
-    return torch.where(count[:, None] > 0, total / count.clamp(min=1)[:, None], torch.nan)
-
-
-def padded_statistics(w: torch.Tensor, q_len: torch.Tensor, k_len: torch.Tensor, flags: torch.Tensor,
-                      self_attention: bool) -> torch.Tensor:
-    """Every measure of ``head_statistics`` for padded weights ``w (B, H, Q, K)``: ``(B, H, N_STATS)``.
-
-    Row ``b`` holds ``q_len[b]`` real queries and ``k_len[b]`` real keys; the weight on padding keys is
-    zero (the mask), and padding queries are left out of every mean. ``flags (B, K, 3)`` marks the
-    keys the shares count. Distance and the neighbour shares are NaN unless ``self_attention``.
-    """
-    w = w.double()  # sums in float64: an engine's thread count must not show in the 7th digit
-    B, H, Q, K = w.shape
-    q_pos = torch.arange(Q)
-    q_valid = (q_pos[None, :] < q_len[:, None]).double()  # (B, Q)
-    n_q = q_len.double()
-    out = torch.full((B, H, N_STATS), torch.nan, dtype=torch.float64)
-    column = STAT_COLUMNS.index
-
-    def per_query(values: torch.Tensor) -> torch.Tensor:  # (B, H, Q) -> (B, H)
-        return _mean_over(values, q_valid, n_q)
-
-    out[..., column("entropy")] = per_query(-torch.special.xlogy(w, w).sum(-1))
-    out[..., column("confidence")] = per_query(w.amax(-1))
-    out[..., column("first")] = per_query(w[..., 0])
-    shares = w @ flags[:, None, :, :].double()  # (B, H, Q, 3): each query's weight on the flagged keys
-    for i, name in enumerate(SHARED):
-        out[..., column(name)] = per_query(shares[..., i])
-    if self_attention:
-        dist = (torch.arange(K)[None, :] - q_pos[:, None]).abs().double()  # (Q, K)
-        out[..., column("distance")] = per_query((w * dist).sum(-1))
-        for name, offset in (("previous", -1), ("same", 0), ("next", 1)):
-            diag = torch.diagonal(w, offset=offset, dim1=-2, dim2=-1)  # (B, H, Q - |offset|)
-            n = (q_len - abs(offset)).clamp(min=0)  # queries with such a neighbour
-            valid = (torch.arange(diag.shape[-1])[None, :] < n[:, None]).double()  # (B, Q - |offset|)
-            out[..., column(name)] = _mean_over(diag, valid, n.double())
-    return out
 
 
 def _stacked(per_layer: dict[int, torch.Tensor]) -> np.ndarray:
@@ -142,11 +89,5 @@ def statistics_rows(stats: list[dict[str, np.ndarray]]) -> pd.DataFrame:
 
 def _capture_statistics(cap: Capture) -> dict[str, np.ndarray]:
     """The same measures of one capture's rebuilt weights, for a family without pattern hook points."""
-    out = {}
-    for kind in cap.kinds:
-        w = torch.from_numpy(np.stack(list(cap.layers(kind))))  # (L, H, Q, K), L as the batch axis
-        L, _H, Q, K = w.shape
-        flags = key_flags(cap.key_tokens(kind), K).expand(L, K, len(SHARED))
-        stats = padded_statistics(w, torch.full((L,), Q), torch.full((L,), K), flags, self_attention=kind != "cross")
-        out[kind] = stats.numpy()  # (L, H, N_STATS)
-    return out
+    return {kind: head_measures(np.stack(list(cap.layers(kind))), cap.query_tokens(kind), cap.key_tokens(kind),
+                                self_attention=kind != "cross") for kind in cap.kinds}

@@ -1,4 +1,4 @@
-"""What each head does, in numbers: pure numpy over attention tensors.
+"""What each head does, in numbers, over attention tensors.
 
 Every function takes weights shaped ``[..., queries, keys]`` (usually
 ``[layers, heads, queries, keys]`` from ``Capture.attentions``) and reduces the
@@ -14,15 +14,20 @@ Measures, per head, averaged over the query rows:
 - first: the weight on the first key, whatever token it is (many heads park there, Xiao et al., 2023);
 - confidence: the mean of each row's largest weight (Voita et al., 2019).
 
-``clear_head`` picks, from these, the head worth opening a first visit on.
+``padded_statistics`` is the one place they are computed, in torch, on a padded batch ``(B, H, Q, K)``:
+a corpus batch inside the forward pass (``model.pass_statistics``), or one capture's layers as the
+batch (``head_statistics``, which the Statistics view and the exports read). ``clear_head`` picks,
+from them, the head worth opening a first visit on.
 """
 
 from __future__ import annotations
 
 import unicodedata
+import warnings
 
 import numpy as np
 import pandas as pd
+import torch
 
 from i18n import N_
 
@@ -55,22 +60,6 @@ def as_weights(att: np.ndarray) -> np.ndarray:
     if w.ndim < 2:
         raise ValueError(f"attention weights are at least 2-D [queries, keys], got shape {w.shape}")
     return w
-
-
-def entropy(att: np.ndarray) -> np.ndarray:
-    """Mean row entropy in nats, shape ``att.shape[:-2]``."""
-    w = as_weights(att)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(w > 0, w * np.log(np.where(w > 0, w, 1.0)), 0.0)
-    return (-plogp.sum(-1)).mean(-1)
-
-
-def mean_distance(att: np.ndarray) -> np.ndarray:
-    """Attention-weighted ``|key - query|``, averaged over queries."""
-    w = as_weights(att)
-    q, k = w.shape[-2:]
-    dist = np.abs(np.arange(k)[None, :] - np.arange(q)[:, None]).astype(np.float32)  # (Q, K)
-    return (w * dist).sum(-1).mean(-1)
 
 
 def confidence(att: np.ndarray) -> np.ndarray:
@@ -126,13 +115,67 @@ def is_punctuation(token: str) -> bool:
     return bool(t) and all(unicodedata.category(c).startswith("P") for c in t)
 
 
-def head_statistics(att: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
-                    self_attention: bool = True) -> pd.DataFrame:
-    """One row per (layer, head) of ``att [L, H, Q, K]`` with every measure in ``STAT_COLUMNS``.
+N_STATS = len(STAT_COLUMNS)
+SHARED = ("cls", "sep", "punct")  # the statistics that are shares on flagged keys, in flag order
 
-    Distance and the previous / same / next shares compare query and key positions
-    of one sequence: for cross-attention (``self_attention=False``) they are NaN.
+
+def key_flags(tokens: list[str], width: int) -> torch.Tensor:
+    """(width, 3) floats: 1 where a key is [CLS]-like, [SEP]-like, punctuation; padding keys 0."""
+    flags = torch.zeros((width, len(SHARED)))
+    for i, t in enumerate(tokens):
+        flags[i] = torch.tensor([t in FIRST_SPECIAL, t in LAST_SPECIAL, is_punctuation(t)], dtype=torch.float32)
+    return flags
+
+
+def _mean_over(values: torch.Tensor, valid: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values (B, H, n)`` over the positions where ``valid (B, n)``; NaN where ``count`` is 0."""
+    total = (values * valid[:, None, :]).sum(-1)  # (B, H)
+    return torch.where(count[:, None] > 0, total / count.clamp(min=1)[:, None], torch.nan)
+
+
+def padded_statistics(w: torch.Tensor, q_len: torch.Tensor, k_len: torch.Tensor, flags: torch.Tensor,
+                      self_attention: bool) -> torch.Tensor:
+    """Every measure in ``STAT_COLUMNS`` for padded weights ``w (B, H, Q, K)``: ``(B, H, N_STATS)`` float64.
+
+    Row ``b`` holds ``q_len[b]`` real queries and ``k_len[b]`` real keys; the weight on padding keys is
+    zero (the mask), and padding queries are left out of every mean. ``flags (B, K, 3)`` marks the
+    keys the shares count. Distance and the neighbour shares are NaN unless ``self_attention``.
+    Products stay float32 (exact per element, so no thread count can change them) and every sum runs
+    in float64: no float64 copy of the weights, which at 2,048 tokens is 300 MB a layer.
     """
+    w = w.float()
+    B, H, Q, K = w.shape
+    q_pos = torch.arange(Q)
+    q_valid = (q_pos[None, :] < q_len[:, None]).double()  # (B, Q)
+    n_q = q_len.double()
+    out = torch.full((B, H, N_STATS), torch.nan, dtype=torch.float64)
+    column = STAT_COLUMNS.index
+
+    def per_query(values: torch.Tensor) -> torch.Tensor:  # (B, H, Q) -> (B, H)
+        return _mean_over(values.double(), q_valid, n_q)
+
+    def row_sum(values: torch.Tensor) -> torch.Tensor:  # (B, H, Q, K) -> (B, H, Q), in float64
+        return values.sum(-1, dtype=torch.float64)
+
+    out[..., column("entropy")] = per_query(-row_sum(torch.special.xlogy(w, w)))
+    out[..., column("confidence")] = per_query(w.amax(-1))
+    out[..., column("first")] = per_query(w[..., 0])
+    for i, name in enumerate(SHARED):
+        out[..., column(name)] = per_query(row_sum(w * flags[:, None, None, :, i].float()))
+    if self_attention:
+        dist = (torch.arange(K)[None, :] - q_pos[:, None]).abs().float()  # (Q, K), whole numbers: exact
+        out[..., column("distance")] = per_query(row_sum(w * dist))
+        for name, offset in (("previous", -1), ("same", 0), ("next", 1)):
+            diag = torch.diagonal(w, offset=offset, dim1=-2, dim2=-1).double()  # (B, H, Q - |offset|)
+            n = (q_len - abs(offset)).clamp(min=0)  # queries with such a neighbour
+            valid = (torch.arange(diag.shape[-1])[None, :] < n[:, None]).double()  # (B, Q - |offset|)
+            out[..., column(name)] = _mean_over(diag, valid, n.double())
+    return out
+
+
+def head_measures(att: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
+                  self_attention: bool = True) -> np.ndarray:
+    """``padded_statistics`` of ``att [L, H, Q, K]``, the layers as the batch: ``(L, H, N_STATS)`` float64."""
     w = as_weights(att)
     if w.ndim != 4:
         raise ValueError(f"expected [layers, heads, queries, keys], got shape {w.shape}")
@@ -140,23 +183,29 @@ def head_statistics(att: np.ndarray, query_tokens: list[str], key_tokens: list[s
     L, H, Q, K = w.shape
     if (Q, K) != (len(query_tokens), len(key_tokens)):
         raise ValueError(f"weights {Q} x {K} do not match {len(query_tokens)} queries x {len(key_tokens)} keys")
-    nan = np.full((L, H), np.nan, dtype=np.float32)
-    stats = {
-        "entropy": entropy(w),
-        "distance": mean_distance(w) if self_attention else nan,
-        "cls": key_share(w, np.array([t in FIRST_SPECIAL for t in key_tokens], dtype=bool)),
-        "sep": key_share(w, np.array([t in LAST_SPECIAL for t in key_tokens], dtype=bool)),
-        "punct": key_share(w, np.array([is_punctuation(t) for t in key_tokens], dtype=bool)),
-        "previous": offset_share(w, -1) if self_attention else nan,
-        "same": offset_share(w, 0) if self_attention else nan,
-        "next": offset_share(w, 1) if self_attention else nan,
-        "first": w[..., 0].mean(-1),  # a model without [CLS] still has a first token heads can park on
-        "confidence": confidence(w),
-    }
+    flags = key_flags(key_tokens, K).expand(L, K, len(SHARED))
+    with warnings.catch_warnings():  # a capture's arrays are read-only; nothing here writes to them
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        weights = torch.from_numpy(w)
+    q_len, k_len = torch.full((L,), Q), torch.full((L,), K)
+    # a head at a time: the kernel's temporaries are then one head's weights (17 MB at 2,048 tokens), not 9
+    return torch.cat([padded_statistics(weights[:, h:h + 1], q_len, k_len, flags, self_attention)
+                      for h in range(H)], dim=1).numpy()
+
+
+def head_statistics(att: np.ndarray, query_tokens: list[str], key_tokens: list[str] | None = None, *,
+                    self_attention: bool = True) -> pd.DataFrame:
+    """One row per (layer, head) of ``att [L, H, Q, K]`` with every measure in ``STAT_COLUMNS``.
+
+    Distance and the previous / same / next shares compare query and key positions
+    of one sequence: for cross-attention (``self_attention=False``) they are NaN.
+    """
+    values = head_measures(att, query_tokens, key_tokens, self_attention=self_attention)  # (L, H, N_STATS)
+    L, H, _n = values.shape
     layer, head = np.meshgrid(np.arange(L), np.arange(H), indexing="ij")
     frame = pd.DataFrame({"layer": layer.ravel(), "head": head.ravel()})
-    for name in STAT_COLUMNS:
-        frame[name] = np.asarray(stats[name], dtype=np.float64).ravel()  # (L*H,) in layer-major order
+    for i, name in enumerate(STAT_COLUMNS):
+        frame[name] = values[..., i].ravel()  # (L*H,) in layer-major order
     return frame
 
 

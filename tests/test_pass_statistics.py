@@ -1,4 +1,4 @@
-"""Head statistics measured inside the forward pass equal ``head_statistics`` of each text's own capture."""
+"""Head statistics measured inside the forward pass equal a plain numpy reading of each text's own capture."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 
 from model import capture, load_model
 from model.capture import encode_checked
-from model.corpus import capture_statistics
-from model.pass_statistics import N_STATS, batch_head_statistics, key_flags, padded_statistics, statistics_rows
-from model.statistics import STAT_COLUMNS
+from model.pass_statistics import batch_head_statistics, statistics_rows
+from model.statistics import N_STATS, STAT_COLUMNS, key_flags, padded_statistics
+from tests.statistics_reference import reference_measures
 from tests.test_hf_models import build
 
 # lengths from 3 to ~40 tokens in one batch, so most rows are padded; punctuation and [SEP] typed in as text
@@ -21,8 +21,9 @@ TEXTS = ["a", "The cat sat on the mat.", "Hello, world! [SEP] again, and again."
 
 
 def per_text_reference(m, text: str) -> dict[str, np.ndarray]:
-    frame = capture_statistics(capture(m, text))
-    return {kind: part[STAT_COLUMNS].to_numpy() for kind, part in frame.groupby("kind", sort=False)}
+    cap = capture(m, text)
+    return {kind: reference_measures(np.stack(list(cap.layers(kind))), cap.query_tokens(kind), cap.key_tokens(kind),
+                                     self_attention=kind != "cross") for kind in cap.kinds}
 
 
 def assert_same(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:

@@ -15,16 +15,15 @@ from model.statistics import (
     attention_rollout,
     cluster_heads,
     cluster_order,
-    entropy,
     head_similarity,
     head_statistics,
     is_punctuation,
     largest_changes,
-    mean_distance,
     offset_profile,
     position_similarity,
     similar_heads,
 )
+from tests.statistics_reference import reference_measures
 
 TOKENS = ["[CLS]", "the", "cat", "sat", ".", "[SEP]"]
 
@@ -69,11 +68,27 @@ def test_offset_profile_can_leave_positions_out():
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
 def test_uniform_attention_has_maximum_entropy(n):
     att = np.full((2, 3, n, n), 1.0 / n, dtype=np.float32)
-    np.testing.assert_allclose(entropy(att), math.log(n), atol=1e-5)
+    frame = head_statistics(att, ["x"] * n)
+    np.testing.assert_allclose(frame["entropy"], math.log(n), atol=1e-5)
     # mean |i - j| over all pairs of 0..n-1 is (n^2 - 1) / (3n)
-    np.testing.assert_allclose(mean_distance(att), (n * n - 1) / (3 * n), rtol=1e-5)
+    np.testing.assert_allclose(frame["distance"], (n * n - 1) / (3 * n), rtol=1e-5)
     peaked = np.eye(n, dtype=np.float32)[None, None]
-    assert entropy(peaked)[0, 0] == pytest.approx(0.0, abs=1e-7)
+    assert head_statistics(peaked, ["x"] * n)["entropy"].iloc[0] == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("self_attention", [True, False])
+def test_random_heads_equal_the_plain_numpy_reading(self_attention):
+    rng = np.random.default_rng(7)
+    q_tokens = ["[CLS]", "the", ",", "cat", "sat", "!", "[SEP]"]
+    k_tokens = q_tokens if self_attention else ["<s>", "a", ".", "b", "</s>"]
+    att = rng.dirichlet(np.full(len(k_tokens), 0.3), size=(3, 4, len(q_tokens))).astype(np.float32)
+    att[0, 0, :, 1] = 0.0  # zero weights: 0 log 0 counts as 0
+    att[0, 0] /= att[0, 0].sum(-1, keepdims=True)
+    frame = head_statistics(att, q_tokens, k_tokens, self_attention=self_attention)
+    want = reference_measures(att, q_tokens, k_tokens, self_attention=self_attention)
+    got = frame[STAT_COLUMNS].to_numpy()
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0, equal_nan=True)
 
 
 def test_shares_on_special_and_punctuation_tokens():
