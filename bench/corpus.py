@@ -9,7 +9,9 @@ computing, writing; after the model and Ray have started) as sentences per secon
 command's wall time (with Python, model and Ray start-up), and the peak resident memory of the
 job's process (``ru_maxrss`` of that child; Ray's workers are other processes, not counted). The
 in-process job also runs on a second corpus size (``--memory-sentences``, default a quarter): flat peak
-memory means the shards bound it.
+memory means the shards bound it. Last, the machine's own ceiling for two workers: the per-batch
+function alone (``corpus.batches.batch_table``, one torch thread, no engine, no files) over the same
+``--ceiling-sentences`` in one process, then in two processes at once.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bench.common import markdown_table
+from corpus.batches import batch_table, plan_batches
+from corpus.job import JobSettings
+from corpus.reading import CorpusFile
+from model.loading import load_model
 
 WORDS = ("the a small old new red quick brown lazy happy dog cat bird fox tree river bank city house "
          "child woman man teacher student runs jumps sings sleeps reads writes sees finds takes gives "
@@ -66,14 +73,39 @@ def run_job(corpus: Path, out: Path, model: str, engine: list[str], shard_size: 
     return {"sentences": n, "job_s": seconds, "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024}
 
 
+def compute_only(corpus: Path, model_name: str) -> float:
+    """Sentences per second of ``batch_table`` over ``corpus``'s planned batches, here, with one torch thread."""
+    torch.set_num_threads(1)
+    model = load_model(model_name)
+    batches, _skipped = plan_batches(model, list(CorpusFile(corpus)), JobSettings.batch_size)
+    batch_table(model, batches[0])  # warm-up
+    start = time.perf_counter()
+    for batch in batches:
+        batch_table(model, batch)
+    return sum(len(b) for b in batches) / (time.perf_counter() - start)
+
+
+def ceiling(corpus: Path, model: str, processes: int) -> float:
+    """Sentences per second of ``processes`` runs of ``compute_only`` at once, all of them together."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "bench.corpus", "--compute-only", str(corpus), "--model", model]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) for _ in range(processes)]
+    return sum(float(p.communicate()[0].split()[-1]) for p in procs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compute-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--shard-size", type=int, default=250)
     parser.add_argument("--memory-sentences", type=int,
                         help="a second in-process corpus size, for peak memory (default: a quarter of --sentences)")
+    parser.add_argument("--ceiling-sentences", type=int, default=2000)
     args = parser.parse_args()
+    if args.compute_only:
+        print(f"{compute_only(args.compute_only, args.model):.2f}")
+        return
 
     engines = [("in-process, 1 thread", ["--threads", "1"]),
                (f"in-process, {os.cpu_count()} threads", []),
@@ -89,6 +121,9 @@ def main() -> None:
         results = {name: run_job(corpus, root / f"out-{i}", args.model, flags, args.shard_size)
                    for i, (name, flags) in enumerate(engines)}
         small = run_job(other, root / "out-other", args.model, engines[1][1], args.shard_size)
+        few = root / "ceiling.txt"
+        few.write_text("\n".join(sentences(args.ceiling_sentences)) + "\n", encoding="utf-8")
+        one, two = ceiling(few, args.model, 1), ceiling(few, args.model, 2)
 
     base = results[engines[0][0]]["sentences"] / results[engines[0][0]]["job_s"]
     rows = []
@@ -108,6 +143,8 @@ def main() -> None:
           f"({small['sentences'] / small['job_s']:.1f} sentences/s), {every['rss_mb']:.0f} MB at "
           f"{every['sentences']:,}: {small['rss_mb'] / every['rss_mb']:.2f}x.")
     print(f"At {base:.1f} sentences/s in-process, 1M sentences take {1e6 / base / 3600:.1f} h on one worker.")
+    print(f"Ceiling: the per-batch function alone, {args.ceiling_sentences:,} sentences, one thread a process: "
+          f"{one:.1f} sentences/s in one process, {two:.1f} in two at once ({two / one:.2f}x).")
 
 
 if __name__ == "__main__":

@@ -112,3 +112,13 @@ def test_smollm2_heads_name_and_group_by_their_kv_head():
     assert any(f"of {n_layers * kv} key/value heads" in m.value for m in at.markdown)
     scatter = at.get("plotly_chart")[0].proto.spec
     assert "L5 KV1 (H3-H5)" in scatter
+
+
+def test_the_corpus_result_section_names_its_explanation_apart_from_the_view(minilm):
+    at = statistics_view(SENTENCE)
+    at.segmented_control(key="stats_section").set_value("Corpus").run()
+    at.radio(key="stats_corpus_source").set_value("result").run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert "What am I looking at?" in labels and "What does a corpus result hold?" in labels
+    assert len(labels) == len(set(labels))

@@ -96,12 +96,14 @@ def not_applied(settings: Settings, *, sink: bool = True, special: bool = True, 
     return [_(name) for name, on in names if on]
 
 
-def explain(text: str) -> None:
+def explain(text: str, title: str = N_("What am I looking at?")) -> None:
     """What a view shows and how to read it, folded away until asked for.
 
-    ``text`` is a catalogue message (marked ``N_`` where it is defined), shown in the session's language.
+    ``text`` and ``title`` are catalogue messages (marked ``N_`` where they are defined), shown in the
+    session's language. A section inside a view gives its own ``title``, so the page never shows two
+    expanders of the same name.
     """
-    with st.expander(_("What am I looking at?"), expanded=False):
+    with st.expander(_(title), expanded=False):
         st.markdown(_(text))
 
 

@@ -27,6 +27,7 @@ from viz.statistics import mean_spread
 POSITIONAL = ("distance", "previous", "same", "next")  # NaN for cross-attention: no shared positions
 BINS = 40
 TOP_COLUMNS = {"rank": N_("rank"), "value": N_("value"), "tokens": N_("tokens"), "text": N_("text")}
+ABOUT = N_("What does a corpus result hold?")
 EXPLANATION = N_("""
 A result folder is what `python -m corpus run FILE --model minilm --out DIR` writes (see the README):
 every head's statistics for every sentence, a summary per head, and each head's 20 strongest sentences
@@ -77,7 +78,7 @@ def render_result(settings: Settings, kind: str) -> None:
                          placeholder=_("/path/to/DIR of python -m corpus run")).strip()
     if not path:
         st.caption(_("Give the folder a `python -m corpus run ... --out DIR` wrote."))
-        explain(EXPLANATION)
+        explain(EXPLANATION, ABOUT)
         return
     result = load(path)
     if result is None:
@@ -133,4 +134,4 @@ def render_result(settings: Settings, kind: str) -> None:
         st.button(_("Open #{rank} in the head view at L{layer} H{head}").format(rank=rank, layer=layer, head=head),
                   key="corpus_result_open",
                   on_click=open_sentence, args=(result.model, str(row["text"]), kind, layer, head))
-    explain(EXPLANATION)
+    explain(EXPLANATION, ABOUT)
