@@ -17,48 +17,70 @@ from model.codec import TextCodec
 WORD = re.compile(r"\S+")
 
 
-def shuffle_words(text: str, seed: int = 0) -> tuple[str, np.ndarray]:
+def shuffle_words(text: str, seed: int = 0, within: tuple[int, int] | None = None) -> tuple[str, np.ndarray]:
     """The whitespace-separated words of ``text`` in a seeded random order, and that order.
 
-    ``order[j]`` is the index of the original word placed at position ``j``. With
-    two or more words the order is never the identity.
+    ``order[j]`` is the index of the original word placed at position ``j``. Only the words lying
+    wholly inside the characters ``within`` (``(start, end)``; all of ``text`` by default) move, e.g. a
+    prompt inside a chat template; the others, and the whitespace between words, stay where they are.
+    With two or more words to move the order is never the identity.
     """
-    words = WORD.findall(text)
-    order = np.random.default_rng(seed).permutation(len(words))
-    if len(words) > 1 and np.array_equal(order, np.arange(len(words))):
-        order = np.roll(order, 1)
-    return " ".join(words[i] for i in order), order
+    words = list(WORD.finditer(text))
+    lo, hi = within if within is not None else (0, len(text))
+    movable = np.array([i for i, w in enumerate(words) if w.start() >= lo and w.end() <= hi], dtype=np.int64)
+    moved = np.random.default_rng(seed).permutation(len(movable))
+    if len(movable) > 1 and np.array_equal(moved, np.arange(len(movable))):
+        moved = np.roll(moved, 1)
+    order = np.arange(len(words))
+    order[movable] = movable[moved]
+    pieces, end = [], 0
+    for slot, word in enumerate(words):
+        pieces += [text[end:word.start()], words[order[slot]].group()]
+        end = word.end()
+    return "".join(pieces) + text[end:], order
 
 
 def token_keys(codec: TextCodec, text: str, word_of: np.ndarray | None = None) -> tuple[list[str], list[tuple]]:
-    """Tokens of ``text`` and, for each, a key naming it independently of word order.
+    """What each token of ``text`` spells (its characters, whitespace stripped) and a key naming it
+    independently of word order.
 
     A content token's key is (original word, index within that word); ``word_of``
-    maps a word's index in ``text`` to its original index. Special tokens are
-    keyed by their rank among the special tokens, so [CLS] and [SEP] map to themselves.
+    maps a word's index in ``text`` to its original index. A byte-level token carries the space
+    before its word (``Ġcat``): it is keyed by the word it spells, not the space. A token of only
+    whitespace is a gap between words, which stays in place: keyed by the word slot before it.
+    Special tokens are keyed by their rank among the special tokens, so [CLS] and [SEP] map to themselves.
     """
     enc = codec.full.encode(text)
     starts = [m.start() for m in WORD.finditer(text)]
     keys: list[tuple] = []
-    n_special, last_word, within = 0, -1, 0
-    for start, special in zip((o[0] for o in enc.offsets), enc.special_tokens_mask, strict=True):
+    n_special = 0
+    last: tuple | None = None
+    within = 0
+    for (start, end), special in zip(enc.offsets, enc.special_tokens_mask, strict=True):
         if special:
             keys.append(("special", n_special))
             n_special += 1
             continue
-        word = int(np.searchsorted(starts, start, side="right")) - 1
-        within = within + 1 if word == last_word else 0
-        last_word = word
-        keys.append(("word", int(word_of[word]) if word_of is not None else word, within))
-    return list(enc.tokens), keys
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        if piece and lead == len(piece):
+            owner: tuple = ("gap", int(np.searchsorted(starts, start, side="right")) - 1)  # after that slot
+        else:
+            slot = int(np.searchsorted(starts, start + lead, side="right")) - 1  # the word this token spells
+            owner = ("word", int(word_of[slot]) if word_of is not None and slot >= 0 else slot)
+        within = within + 1 if owner == last else 0
+        last = owner
+        keys.append((*owner, within))
+    return [text[start:end].strip() for start, end in enc.offsets], keys
 
 
 def align_shuffled(codec: TextCodec, text: str, shuffled: str, order: np.ndarray) -> np.ndarray | None:
-    """Index ``idx`` with ``shuffled_tokens[idx] == tokens`` position by position, or None.
+    """Index ``idx`` with ``shuffled_tokens[idx]`` spelling ``tokens`` position by position, or None.
 
     ``att_shuffled[..., idx, :][..., :, idx]`` is the shuffled run's attention in the
     original token order. None when the two tokenisations do not match word for
-    word (e.g. a truncated text), so the runs can only be shown side by side.
+    word (e.g. a truncated text), so the runs can only be shown side by side. A byte-level
+    token may differ by the space it carries (``The`` first, ``ĠThe`` after another word).
     """
     tokens, keys = token_keys(codec, text)
     s_tokens, s_keys = token_keys(codec, shuffled, np.asarray(order))

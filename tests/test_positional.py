@@ -94,6 +94,21 @@ def test_shuffle_words_is_a_seeded_permutation():
     assert shuffle_words("one", 0)[0] == "one"
 
 
+def test_shuffle_words_within_a_span_moves_only_the_words_there():
+    text = "<|user|>\nthe cat  saw\tthe dog<|end|>\n<|assistant|>\n"
+    start = text.index("the cat")
+    span = (start, start + len("the cat  saw\tthe dog"))
+    shuffled, order = shuffle_words(text, 3, within=span)
+    words = text.split()
+    assert len(shuffled) == len(text)  # the same words and the same gaps
+    assert shuffled[:start] == text[:start] and shuffled.endswith("<|end|>\n<|assistant|>\n")
+    assert shuffled.split() == [words[i] for i in order]
+    moved = [i for i, j in enumerate(order) if i != j]
+    assert moved and all(1 <= i <= 4 for i in moved)  # "dog<|end|>" straddles the span's end: it stays
+    assert "  " in shuffled and "\t" in shuffled
+    assert shuffle_words(text, 3, within=(0, start))[0] == text  # nothing wholly inside: nothing moves
+
+
 def test_minilm_without_positions_cannot_tell_the_shuffled_sentence_apart(minilm):
     text = "The animal didn't cross the street because it was too tired."
     shuffled, order = shuffle_words(text, 0)

@@ -18,7 +18,9 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from model import ModelLoadError, capture, load_model
 from model import smollm2 as smol
+from model.ablation import align_shuffled, shuffle_words
 from model.capture import POOL_IN_PASS_FROM
+from model.chat import as_chat
 from model.files import read_json, read_safetensors
 
 # where the module fixture's load fetched the wheel, read before a test moves the cache
@@ -189,3 +191,27 @@ def test_a_long_capture_pools_its_thumbnails_in_the_pass_exactly_as_later(smol_m
     np.testing.assert_allclose(later.first_share("decoder"), cap.first_share("decoder"), atol=1e-6)
     assert not cap.thumbs["decoder"].flags.writeable and not cap.first_shares["decoder"].flags.writeable
     assert not capture(smol_model, "The capital of France is").thumbs  # a short one: built when first drawn
+
+
+def test_chat_ablation_shuffles_the_typed_words_and_keeps_the_template(smol_model):
+    prompt = "The cat sat on the mat because it was tired."
+    text = as_chat(smol_model.chat_template, prompt)
+    start = text.index(prompt)
+    shuffled, order = shuffle_words(text, 0, within=(start, start + len(prompt)))
+    assert shuffled.replace(shuffled[start:start + len(prompt)], prompt) == text  # only the prompt's words moved
+    idx = align_shuffled(smol_model.codec, text, shuffled, order)
+    assert idx is not None
+    tokens = smol_model.codec.encode(text).tokens
+    fixed = [i for i, j in enumerate(idx) if i == j]
+    assert tokens.index("<|im_start|>") in fixed and len(tokens) - 1 in fixed  # template tokens stay put
+    assert sorted(idx) == list(range(len(tokens))) and len(fixed) < len(tokens)
+
+
+def test_byte_level_words_are_put_back_in_order_after_a_shuffle(smol_model):
+    # "The" starts the text, "ĠThe" follows another word: the same word, mapped back all the same
+    text = "The cat sat on the mat, and the dog\nsat  too."
+    shuffled, order = shuffle_words(text, 1)
+    idx = align_shuffled(smol_model.codec, text, shuffled, order)
+    assert idx is not None and sorted(idx) == list(range(len(idx)))
+    original, mixed = smol_model.codec.encode(text).tokens, smol_model.codec.encode(shuffled).tokens
+    assert [mixed[i].removeprefix("Ġ") for i in idx] == [t.removeprefix("Ġ") for t in original]

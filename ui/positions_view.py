@@ -254,9 +254,15 @@ def render_ablation(cap: Capture, settings: Settings) -> None:
                      "wrote after it.").format(n=len(cap.tokens)))
     layer, head = layer_head(cap.shape(kind))
     seed = st.number_input(_("Shuffle seed"), 0, 10_000, 0, key="pos_seed")
-    shuffled, order = shuffle_words(settings.text, int(seed))
-    shown = shuffled if len(shuffled) <= SHOWN_CHARS else shuffled[:SHOWN_CHARS] + " …"
+    # in chat mode only the words typed move: a shuffled template is no longer the model's chat format
+    start = settings.text.find(settings.prompt) if settings.chat and settings.prompt else -1
+    span = (start, start + len(settings.prompt)) if start >= 0 else (0, len(settings.text))
+    shuffled, order = shuffle_words(settings.text, int(seed), within=span)
+    typed = shuffled[span[0]:span[1]]  # the same words and gaps, so the same length
+    shown = typed if len(typed) <= SHOWN_CHARS else typed[:SHOWN_CHARS] + " …"
     st.caption(_("Shuffled words (seed {seed}): {words}").format(seed=seed, words=plain(shown)))
+    if start >= 0:
+        st.caption(_("Only the words typed are shuffled; the chat template's stay in place."))
     # with no positional vectors to zero, the zeroed captures are the plain ones: no forward pass for them
     zeroed = get_capture(settings.model_name, settings.text, zero_positions=True) if cap.positions is not None else cap
     mixed = get_capture(settings.model_name, shuffled)
