@@ -1,4 +1,5 @@
-"""The corpus summary and strongest sentences, shard by shard, against a plain pandas reading of all rows."""
+"""The corpus summary and strongest sentences, shard by shard, against a plain pandas reading of all rows;
+the labels of the page's histogram of one head over the corpus."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from corpus.batches import KIND_ORDER
 from corpus.results import TOP, Summary
 from model.statistics import STAT_COLUMNS
+from ui.corpus_view import bin_centres
 
 POSITIONAL = ["distance", "previous", "same", "next"]
 
@@ -87,3 +89,11 @@ def test_ties_go_to_the_earlier_sentence_in_any_shard_order():
         one = top[(top["kind"] == "decoder") & (top["layer"] == 1) & (top["head"] == 2) & (top["statistic"] == "same")]
         assert list(one["sentence_id"]) == [100 + 3 * i for i in range(TOP)]
         assert set(summary.sentences) == set(top["sentence_id"])  # only the texts the top still names are kept
+
+
+def test_histogram_bins_are_labelled_as_finely_as_they_differ():
+    edges = np.linspace(2.0472, 3.5403, 41)  # 40 bins 0.037 wide
+    labels = bin_centres(edges)
+    assert labels[:3].tolist() == [2.066, 2.103, 2.141]
+    assert len(set(labels.tolist())) == 40  # neighbours never print alike
+    assert bin_centres(np.linspace(0, 400, 41))[:2].tolist() == [5.0, 15.0]
