@@ -36,6 +36,8 @@ def test_a_finished_result_opens_and_its_strongest_sentence_opens_in_the_head_vi
     try:
         pg.goto(f"{dashboard_url}/?view=Statistics&stats_section=Corpus")
         pg.get_by_text("a finished corpus job's folder").click()
+        # the rerun the choice starts must end before typing: a value entered while it redraws the box is lost
+        pg.get_by_text("Give the folder a").wait_for(timeout=120_000)
         box = pg.get_by_label("Result folder on the server")
         box.fill(str(result))
         box.press("Enter")
