@@ -17,8 +17,8 @@ import pandas as pd
 from i18n import _
 from model.capture import encode_checked
 from model.codec import Encoded
-from model.pass_statistics import batch_head_statistics, statistics_rows
-from model.statistics import STAT_COLUMNS, head_statistics
+from model.pass_statistics import batch_head_statistics, capture_measures, statistics_rows
+from model.statistics import STAT_COLUMNS
 from model.types import Capture, LoadedModel
 
 MAX_SENTENCES = 200
@@ -44,13 +44,7 @@ def parse_corpus(text: str, max_sentences: int = MAX_SENTENCES, max_bytes: int =
 
 def capture_statistics(cap: Capture) -> pd.DataFrame:
     """``head_statistics`` of every kind of attention in one capture, with a ``kind`` column."""
-    frames = []
-    for kind in cap.kinds:
-        frame = head_statistics(np.stack(list(cap.layers(kind))), cap.query_tokens(kind), cap.key_tokens(kind),
-                                self_attention=kind != "cross")
-        frame.insert(0, "kind", kind)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return statistics_rows([capture_measures(cap)]).drop(columns="row")
 
 
 MAX_BATCH_TOKENS = 4096  # padded tokens in one batch: sentences x the longest one's tokens

@@ -37,7 +37,7 @@ def batch_head_statistics(model: LoadedModel, encoded: list[Encoded]) -> list[di
     adapter, net = model.adapter, model.net
     points = adapter.pattern_points(net)
     if not points:
-        return [_capture_statistics(cap) for cap in capture_batch(model, encoded)]
+        return [capture_measures(cap) for cap in capture_batch(model, encoded)]
     ids, mask = padded([e.ids for e in encoded], adapter.pad_id)  # (B, T) each
     src_len = torch.tensor([len(e.ids) for e in encoded])
     src_tokens = [e.tokens for e in encoded]
@@ -87,7 +87,8 @@ def statistics_rows(stats: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     return frame
 
 
-def _capture_statistics(cap: Capture) -> dict[str, np.ndarray]:
-    """The same measures of one capture's rebuilt weights, for a family without pattern hook points."""
+def capture_measures(cap: Capture) -> dict[str, np.ndarray]:
+    """The same measures of one capture's rebuilt weights, ``kind -> (layers, heads, N_STATS)``: for a family
+    without pattern hook points, and for one sentence's table (``model.corpus.capture_statistics``)."""
     return {kind: head_measures(np.stack(list(cap.layers(kind))), cap.query_tokens(kind), cap.key_tokens(kind),
                                 self_attention=kind != "cross") for kind in cap.kinds}
