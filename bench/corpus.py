@@ -3,14 +3,16 @@
     python -m bench.corpus [--sentences 2000] [--model minilm] [--shard-size 250]
 
 Generates ``--sentences`` sentences of 10-40 words (seeded), then runs ``python -m corpus run`` on
-them once per engine, each in its own process: in-process with one torch thread and with every
-core, Ray with one torch thread per worker. Reports the job's own time (reading, tokenising,
-computing, writing; after the model and Ray have started) as sentences per second, the whole
-command's wall time (with Python, model and Ray start-up), and the peak resident memory of the
-job's process (``ru_maxrss`` of that child; Ray's workers are other processes, not counted). The
-in-process job also runs on a second corpus size (``--memory-sentences``, default a quarter): flat peak
-memory means the shards bound it. Last, the machine's own ceiling for two workers: the per-batch
-function alone (``corpus.batches.batch_table``, one torch thread, no engine, no files) over the same
+them once per engine, each in its own process: in-process with one torch thread and with every core,
+Ray with one torch thread per worker. Reports the job's own time (reading, tokenising, computing,
+writing; after the model and Ray have started) as sentences per second; when the engine's first
+batch came back (for Ray, the workers' start-up: a process each, the model loaded in it, Ray Data's
+own actors) and the rate from then to the last batch; the whole command's wall time (with Python,
+model and Ray start-up), and the peak resident memory of the job's process (``ru_maxrss`` of that
+child; Ray's workers are other processes, not counted). The in-process job also runs on a second
+corpus size (``--memory-sentences``, default a quarter): flat peak memory means the shards bound it.
+Last, the machine's own ceiling for two workers: the per-batch function alone
+(``corpus.batches.batch_table``, one torch thread, no engine, no files) over the same
 ``--ceiling-sentences`` in one process, then in two processes at once.
 """
 
@@ -66,11 +68,13 @@ def run_job(corpus: Path, out: Path, model: str, engine: list[str], shard_size: 
     err = proc.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err}")
-    found = re.search(r"([\d,]+) sentences in .*?, ([\d.]+) s\)", err)
+    found = re.search(r"([\d,]+) sentences in .*?, ([\d.]+) s: first batch after ([\d.]+) s, "
+                      r"then ([\d.]+) sentences/s\)", err)
     if found is None:
         raise RuntimeError(f"no summary line in:\n{err}")
     n, seconds = int(found.group(1).replace(",", "")), float(found.group(2))
-    return {"sentences": n, "job_s": seconds, "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024}
+    return {"sentences": n, "job_s": seconds, "first_s": float(found.group(3)), "steady": float(found.group(4)),
+            "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024}
 
 
 def compute_only(corpus: Path, model_name: str) -> float:
@@ -125,19 +129,22 @@ def main() -> None:
         few.write_text("\n".join(sentences(args.ceiling_sentences)) + "\n", encoding="utf-8")
         one, two = ceiling(few, args.model, 1), ceiling(few, args.model, 2)
 
-    base = results[engines[0][0]]["sentences"] / results[engines[0][0]]["job_s"]
-    rows = []
-    for name, r in results.items():
-        rate = r["sentences"] / r["job_s"]
-        rows.append([name, r["sentences"], f"{r['job_s']:.1f}", f"{rate:.1f}", f"{rate / base:.2f}",
-                     f"{r['wall_s']:.1f}", f"{r['rss_mb']:.0f}"])
-    ray_one = results["Ray, 1 worker"]["sentences"] / results["Ray, 1 worker"]["job_s"]
-    ray_two = results["Ray, 2 workers"]["sentences"] / results["Ray, 2 workers"]["job_s"]
+    def rate(r: dict[str, float]) -> float:
+        return r["sentences"] / r["job_s"]
+
+    base = rate(results[engines[0][0]])
+    rows = [[name, r["sentences"], f"{r['job_s']:.1f}", f"{rate(r):.1f}", f"{rate(r) / base:.2f}",
+             f"{r['first_s']:.1f}", f"{r['steady']:.1f}", f"{r['wall_s']:.1f}", f"{r['rss_mb']:.0f}"]
+            for name, r in results.items()]
+    ray1, ray2 = results["Ray, 1 worker"], results["Ray, 2 workers"]
     print(f"{args.model}, {args.sentences} sentences of 10-40 words, shards of {args.shard_size}, "
           f"{os.cpu_count()} CPUs\n")
     print(markdown_table(["engine", "sentences", "job s", "sentences/s", "x in-process, 1 thread",
-                          "command wall s", "job peak RSS MB"], rows))
-    print(f"\nRay, 2 workers: {ray_two / ray_one:.2f}x Ray, 1 worker.")
+                          "first batch after s", "sentences/s after it", "command wall s", "job peak RSS MB"],
+                         rows))
+    print(f"\nRay, 2 workers: {rate(ray2) / rate(ray1):.2f}x Ray, 1 worker over the whole job; "
+          f"{ray2['steady'] / ray1['steady']:.2f}x from the first batch back to the last "
+          f"(first batch after {ray1['first_s']:.1f} and {ray2['first_s']:.1f} s).")
     every = results[engines[1][0]]
     print(f"In-process peak RSS ({engines[1][0]}): {small['rss_mb']:.0f} MB at {small['sentences']:,} sentences "
           f"({small['sentences'] / small['job_s']:.1f} sentences/s), {every['rss_mb']:.0f} MB at "

@@ -74,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nInterrupted: finished shards are kept in {args.out}; run the same command again to continue.",
               file=sys.stderr)
         return INTERRUPTED
+    timing = f"{result.seconds:.1f} s"
+    if result.steady_rate is not None:
+        timing += f": first batch after {result.first_wait:.1f} s, then {result.steady_rate:.1f} sentences/s"
     print(f"{result.sentences:,} sentences in {result.shards} shards ({result.computed} computed now, "
-          f"{result.seconds:.1f} s); {result.skipped} skipped, {result.empty} empty lines, "
+          f"{timing}); {result.skipped} skipped, {result.empty} empty lines, "
           f"{result.truncated} truncated -> {result.out}", file=sys.stderr)
     return 0
 

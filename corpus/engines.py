@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,20 @@ def check_reachable(address: str) -> None:
         raise EngineUnavailable(f"no Ray cluster answers at {address}: {exc.strerror or exc}") from None
 
 
+@contextmanager
+def pythonpath_first(folder: Path) -> Iterator[None]:
+    """``PYTHONPATH`` with ``folder`` first while the block runs (processes started in it inherit it)."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(folder), *([before] if before else [])])
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
 class RayEngine:
     """Runs batches on Ray Data: a local Ray started for the job, or the cluster at ``address``."""
 
@@ -127,11 +143,13 @@ class RayEngine:
                 ray.init(address=self.address, runtime_env=runtime_env, logging_level="ERROR",
                          log_to_driver=False)
             else:
-                # local workers import the packages from this checkout, beside the assets they read
-                runtime_env = {"env_vars": {"PYTHONPATH": str(repo)}}
-                ray.init(num_cpus=self.workers, runtime_env=runtime_env, include_dashboard=False,
-                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, logging_level="ERROR",
-                         log_to_driver=False)
+                # local workers import the packages from this checkout, beside the assets they read. They
+                # inherit it through the environment Ray starts with rather than a runtime_env: a
+                # runtime_env's workers are started afresh, not taken from the ones Ray has started already
+                with pythonpath_first(repo):
+                    ray.init(num_cpus=self.workers, include_dashboard=False,
+                             object_store_memory=LOCAL_OBJECT_STORE_BYTES, logging_level="ERROR",
+                             log_to_driver=False)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError: all mean no cluster to run on
             raise EngineUnavailable(f"Ray could not start: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
                 from None

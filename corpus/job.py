@@ -68,6 +68,8 @@ class JobResult:
     empty: int
     truncated: int
     seconds: float
+    first_wait: float | None = None  # seconds until the engine's first batch came back (its start-up)
+    steady_rate: float | None = None  # sentences per second from that first batch to the last (Progress)
 
 
 def shards_of(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
@@ -115,7 +117,9 @@ def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: L
     finally:
         bar.close()
     folder.keep_only(n_shards)
-    return finish(folder, n_shards, computed, corpus.empty, time.perf_counter() - start)
+    result = finish(folder, n_shards, computed, corpus.empty, time.perf_counter() - start)
+    result.first_wait, result.steady_rate = bar.first_wait(), bar.steady_rate()
+    return result
 
 
 def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progress) -> int:
@@ -128,7 +132,7 @@ def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progre
         if left[index] == 0:
             shard = waiting.pop(index)
             folder.finish_shard(index, sorted_rows(tables.pop(index)), shard.record())
-            bar.update(len(shard.skipped))
+            bar.update(len(shard.skipped), computed=False)
 
     for s in shards:
         finish_if_complete(s.index)  # a shard whose every line was skipped has nothing to run

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from bench.corpus import sentences
 from corpus.__main__ import main
 from corpus.browse import ResultError, open_result
-from corpus.engines import InProcessEngine, RayEngine
+from corpus.engines import InProcessEngine, RayEngine, pythonpath_first
 from corpus.job import JobSettings, run_job
 from corpus.reading import CorpusFile
 from corpus.results import TOP
@@ -202,8 +203,9 @@ def test_cli_runs_resumes_and_refuses_other_settings(capsys, tmp_path, monkeypat
     good = write_text(tmp_path / "c.txt", SENTENCES[:3])
     rc, err = run_cli(capsys, good, "--out", tmp_path / "out", "--shard-size", "2")
     assert rc == 0 and "3 sentences in 2 shards" in err[-1]
+    assert re.search(r"first batch after [\d.]+ s, then [\d.]+ sentences/s\)", err[-1])
     rc, err = run_cli(capsys, good, "--out", tmp_path / "out", "--shard-size", "2")
-    assert rc == 0 and "0 computed now" in err[-1]
+    assert rc == 0 and "0 computed now" in err[-1] and "first batch" not in err[-1]
     rc, err = run_cli(capsys, good, "--out", tmp_path / "out", "--shard-size", "3")
     assert rc == 2 and "shard_size" in err[0]
     monkeypatch.setattr("corpus.__main__.run_job", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
@@ -256,9 +258,24 @@ def test_ray_engine_writes_what_in_process_writes(minilm, tmp_path):
         job(minilm, path, tmp_path / "here", shard_size=16, batch_size=8)
     finally:
         torch.set_num_threads(threads)
+    before = os.environ.get("PYTHONPATH")
     with RayEngine("minilm", workers=2, threads=1) as engine:
-        job(minilm, path, tmp_path / "ray", shard_size=16, batch_size=8, engine=engine)
+        assert os.environ.get("PYTHONPATH") == before  # the workers got the checkout; this process is as it was
+        result = job(minilm, path, tmp_path / "ray", shard_size=16, batch_size=8, engine=engine)
     assert_same_result(tmp_path / "here", tmp_path / "ray", atol=1e-6)
+    assert result.sentences == 40 and result.first_wait > 0 and result.steady_rate > 0
+
+
+def test_pythonpath_first_is_put_back_as_it_was(monkeypatch, tmp_path):
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    with pythonpath_first(tmp_path):
+        assert os.environ["PYTHONPATH"] == str(tmp_path)
+    assert "PYTHONPATH" not in os.environ
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    with pytest.raises(RuntimeError), pythonpath_first(tmp_path):
+        assert os.environ["PYTHONPATH"] == os.pathsep.join([str(tmp_path), "/elsewhere"])
+        raise RuntimeError
+    assert os.environ["PYTHONPATH"] == "/elsewhere"
 
 
 def test_bench_sentences_are_seeded_and_10_to_40_words():
