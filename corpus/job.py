@@ -1,9 +1,10 @@
-"""The corpus job: read, plan shards, run batches on an engine, write shards, then the summary.
+"""The corpus job: read, plan shards, run batches on an engine, write shards and sum them up in order.
 
 Shard ``k`` holds the ``k``-th ``shard_size`` readable-or-reported lines of the input in file order,
 so which lines a shard holds depends only on the input and ``shard_size``. A rerun skips every
-shard whose file is intact (``ResultFolder.is_done``), computes the rest, and rebuilds the summary
-from all shards in order: after a crash or Ctrl-C it ends with the same files as an uninterrupted run.
+shard whose file is intact (``ResultFolder.is_done``), computes the rest, and builds the summary
+from all shards in order (``ShardsInOrder``): after a crash or Ctrl-C it ends with the same files as
+an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -29,6 +30,33 @@ from model.corpus import MAX_BATCH_TOKENS
 from model.types import LoadedModel
 
 SUMMARY, TOP, SKIPPED = "summary.parquet", "top.parquet", "skipped.parquet"
+
+
+class ShardsInOrder:
+    """The summary and the totals, fed each shard as soon as every shard before it is in.
+
+    In shard order, so a resumed job adds the same numbers in the same order as an uninterrupted one
+    (a mean merged in another order can differ in its last bit), and while the engine still computes:
+    the summary is no serial pass over every file after the last batch, which would grow with the
+    corpus. A shard that comes back early is held until those before it are in; a shard an earlier run
+    finished is read from its file when its turn comes.
+    """
+
+    def __init__(self, folder: ResultFolder) -> None:
+        self.folder, self.summary = folder, Summary()
+        self.next = self.sentences = self.truncated = 0
+        self.held: dict[int, pa.Table | None] = {}
+
+    def add(self, index: int, rows: pa.Table | None) -> None:
+        """Shard ``index``'s rows, or None for a shard already on disk."""
+        self.held[index] = rows
+        while self.next in self.held:
+            table = self.held.pop(self.next)
+            frame = (pq.read_table(part_path(self.folder.out, self.next)) if table is None else table).to_pandas()
+            self.summary.add(frame)
+            self.sentences += frame["sentence_id"].nunique()
+            self.truncated += frame.loc[frame["truncated"], "sentence_id"].nunique()
+            self.next += 1
 
 
 class JobError(ValueError):
@@ -98,6 +126,7 @@ def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: L
     folder = ResultFolder(out, {"input_sha256": corpus.sha256(), "input_format": corpus.format,
                                 **asdict(settings)})
     bar = Progress(total, enabled=progress)
+    in_order = ShardsInOrder(folder)
     lines = itertools.islice(iter(corpus), limit)
     n_shards = computed = 0
     try:
@@ -106,32 +135,35 @@ def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: L
             n_shards = index + 1
             if folder.is_done(index, len(chunk), chunk[0].sentence_id, chunk[-1].sentence_id):
                 bar.update(len(chunk), fresh=False)
+                in_order.add(index, None)
                 continue
             shard = Shard(index, chunk)
             shard.batches, shard.skipped = plan_batches(model, chunk, settings.batch_size, settings.max_batch_tokens)
             pending.append(shard)
             if sum(len(s.lines) for s in pending) >= engine.wave_sentences:
-                computed += run_wave(pending, engine, folder, bar)
+                computed += run_wave(pending, engine, folder, bar, in_order)
                 pending = []
-        computed += run_wave(pending, engine, folder, bar)
+        computed += run_wave(pending, engine, folder, bar, in_order)
     finally:
         bar.close()
     folder.keep_only(n_shards)
-    result = finish(folder, n_shards, computed, corpus.empty, time.perf_counter() - start)
+    result = finish(folder, n_shards, computed, corpus.empty, in_order, time.perf_counter() - start)
     result.first_wait, result.steady_rate = bar.first_wait(), bar.steady_rate()
     return result
 
 
-def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progress) -> int:
-    """Run ``shards``' batches on ``engine``; each shard is written as soon as its last batch is back."""
+def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progress, in_order: ShardsInOrder) -> int:
+    """Run ``shards``' batches on ``engine``; each shard is written, and given to the summary, as soon as
+    its last batch is back."""
     waiting = {s.index: s for s in shards}
     tables: dict[int, list[pa.Table]] = {s.index: [] for s in shards}
     left = {s.index: len(s.batches) for s in shards}
 
     def finish_if_complete(index: int) -> None:
         if left[index] == 0:
-            shard = waiting.pop(index)
-            folder.finish_shard(index, sorted_rows(tables.pop(index)), shard.record())
+            shard, rows = waiting.pop(index), sorted_rows(tables.pop(index))
+            folder.finish_shard(index, rows, shard.record())
+            in_order.add(index, rows)
             bar.update(len(shard.skipped), computed=False)
 
     for s in shards:
@@ -147,17 +179,13 @@ def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progre
     return len(shards)
 
 
-def finish(folder: ResultFolder, n_shards: int, computed: int, empty: int, seconds: float) -> JobResult:
-    """Summary, strongest sentences and the skipped lines, from every shard in order; the manifest's result."""
-    summary = Summary()
-    skipped: list[dict[str, Any]] = []
-    sentences = truncated = 0
-    for index in range(n_shards):
-        rows = pq.read_table(part_path(folder.out, index)).to_pandas()
-        summary.add(rows)
-        sentences += rows["sentence_id"].nunique()
-        truncated += rows.loc[rows["truncated"], "sentence_id"].nunique()
-        skipped.extend(folder.shards[str(index)]["skipped"])
+def finish(folder: ResultFolder, n_shards: int, computed: int, empty: int, in_order: ShardsInOrder,
+           seconds: float) -> JobResult:
+    """Summary, strongest sentences and the skipped lines of every shard; the manifest's result."""
+    if in_order.next != n_shards or in_order.held:
+        raise RuntimeError(f"the summary holds shards up to {in_order.next} of {n_shards}")
+    summary, sentences, truncated = in_order.summary, in_order.sentences, in_order.truncated
+    skipped = [s for index in range(n_shards) for s in folder.shards[str(index)]["skipped"]]
     write_table(table_of(summary.summary(), SUMMARY_SCHEMA), folder.out / SUMMARY)
     write_table(table_of(summary.strongest(), TOP_SCHEMA), folder.out / TOP)
     write_table(table_of(pd.DataFrame(skipped, columns=["sentence_id", "reason", "text"]), SKIPPED_SCHEMA),

@@ -157,6 +157,25 @@ def test_resume_after_interrupt_and_corrupt_shard_equal_uninterrupted(minilm, tm
     assert job(minilm, path, tmp_path / "resumed", shard_size=2, batch_size=1).computed == 0
 
 
+class LastFirst(InProcessEngine):
+    """Hands the batches back last first, as a pool of workers may: later shards finish before earlier ones."""
+
+    wave_sentences = 10**6
+
+    def run(self, work):
+        yield from reversed(list(super().run(work)))
+
+
+def test_shards_finished_out_of_order_are_summed_up_in_shard_order(minilm, tmp_path):
+    path = write_text(tmp_path / "c.txt", SENTENCES)
+    job(minilm, path, tmp_path / "in-order", shard_size=2, batch_size=1)
+    with pytest.raises(KeyboardInterrupt):  # shards 0 and 1 on disk, then the rest last first
+        job(minilm, path, tmp_path / "mixed", shard_size=2, batch_size=1, engine=Interrupting(minilm, 4))
+    result = job(minilm, path, tmp_path / "mixed", shard_size=2, batch_size=1, engine=LastFirst(minilm))
+    assert (result.shards, result.computed, result.sentences) == (4, 2, 8)
+    assert_same_result(tmp_path / "in-order", tmp_path / "mixed")  # exactly: the same sums in the same order
+
+
 def test_limit_then_whole_corpus_reuses_shards(minilm, tmp_path):
     path = write_text(tmp_path / "c.txt", SENTENCES)
     assert job(minilm, path, tmp_path / "out", limit=4).sentences == 4
