@@ -53,7 +53,7 @@ st.title(_("Attention dashboard"))
 for note in url_state.notes():
     st.info(_("Not taken from the link: {note}").format(note=plain(note)))
 settings, decoder_slot = sidebar.render()
-view = st.segmented_control(_("View"), list(VIEWS), format_func=_, key="view") or next(iter(VIEWS))
+view = st.segmented_control(_("View"), list(VIEWS), format_func=_, key="view", required=True) or next(iter(VIEWS))
 url_state.publish(st.session_state.get("model", ""), settings.prompt, view)
 if st.session_state.get("model") == LOCAL and not settings.model_name:
     st.info(_("Type the path of a checkpoint folder in the sidebar: one with config.json, model.safetensors "

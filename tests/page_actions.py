@@ -31,6 +31,20 @@ def choose_view(pg, name: str) -> None:
     pg.get_by_role("radio", name=name, exact=True).click()
 
 
+CHOSEN_JS = ("name => [...document.querySelectorAll('[role=radio][aria-checked=true]')]"
+             ".some(e => e.textContent === name)")
+
+
+def wait_for_chosen(pg, name: str, timeout: float = 120_000) -> None:
+    """Until the option ``name`` of a segmented control shows as chosen.
+
+    A page opened from a link gets its first run's values (the view, the sentence) only once the browser has
+    drawn the widgets; a click before that reruns with the widgets' empty defaults, and the page falls back
+    to the head view with no sentence. Waiting for the view's option to show as chosen waits that out.
+    """
+    pg.wait_for_function(CHOSEN_JS, arg=name, timeout=timeout)
+
+
 def x_ticks(pg) -> list[str]:
     return pg.locator(".js-plotly-plot").first.locator(".xtick text").all_text_contents()
 

@@ -84,3 +84,19 @@ def test_lines_view(page):
     assert texts == TOKENS + TOKENS  # queries on the left, keys on the right
     assert page.locator("[data-testid='stException']").count() == 0
     screenshot(page, "lines_view")
+
+
+def test_clicking_the_chosen_view_or_section_again_keeps_it(page):
+    set_sentence(page, "the cat saw the dog and the bird")
+    page.wait_for_function(TICKS_JS.format(" ".join(TOKENS)), timeout=60_000)
+    choose_view(page, "Statistics")
+    choose_view(page, "Rollout")
+    page.locator(".js-plotly-plot .gtitle").filter(has_text="rollout").first.wait_for(timeout=60_000)
+    # a second click on the chosen option used to clear it, and the page fell back to the head view
+    choose_view(page, "Statistics")
+    choose_view(page, "Rollout")
+    page.wait_for_timeout(2_000)
+    assert page.get_by_role("radio", name="Statistics", exact=True).is_checked()
+    assert page.get_by_role("radio", name="Rollout", exact=True).is_checked()
+    assert page.locator(".js-plotly-plot .gtitle").filter(has_text="rollout").count() >= 1
+    assert "view=Statistics" in page.url and "stats_section=Rollout" in page.url

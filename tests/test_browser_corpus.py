@@ -11,7 +11,7 @@ from corpus.engines import InProcessEngine
 from corpus.job import JobSettings, run_job
 from corpus.reading import CorpusFile
 from tests.conftest import screenshot
-from tests.page_actions import trace_values
+from tests.page_actions import trace_values, wait_for_chosen
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SENTENCES = ["The cat sat on the mat.", "The animal didn't cross the street because it was too tired.",
@@ -35,6 +35,7 @@ def test_a_finished_result_opens_and_its_strongest_sentence_opens_in_the_head_vi
     pg = context.new_page()
     try:
         pg.goto(f"{dashboard_url}/?view=Statistics&stats_section=Corpus")
+        wait_for_chosen(pg, "Statistics")
         pg.get_by_text("a finished corpus job's folder").click()
         # the rerun the choice starts must end before typing: a value entered while it redraws the box is lost
         pg.get_by_text("Give the folder a").wait_for(timeout=120_000)

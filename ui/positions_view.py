@@ -429,7 +429,8 @@ def render_unrotated(cap: Capture, settings: Settings, kind: str) -> None:
 
 def render_rope(cap: Capture, settings: Settings, kind: str) -> None:
     section = (st.segmented_control(_("Show"), ROPE_SECTIONS, format_func=lambda k: _(SECTION_NAMES[k]),
-                                    default=ROPE_SECTIONS[0], key="pos_section") or ROPE_SECTIONS[0])
+                                    default=ROPE_SECTIONS[0], key="pos_section",
+                                    required=True) or ROPE_SECTIONS[0])
     if section not in ROPE_SECTIONS:  # a section of the vector-based view, kept from another model
         section = ROPE_SECTIONS[0]
     ignored = not_applied(settings)
@@ -461,7 +462,7 @@ def render(cap: Capture, settings: Settings) -> None:
         render_rope(cap, settings, kind)
         return
     section = st.segmented_control(_("Show"), SECTIONS, format_func=lambda k: _(SECTION_NAMES[k]),
-                                   default=SECTIONS[0], key="pos_section") or SECTIONS[0]
+                                   default=SECTIONS[0], key="pos_section", required=True) or SECTIONS[0]
     if section not in SECTIONS:  # a RoPE section, kept from another model
         section = SECTIONS[0]
     if section in ("Vectors", "Similarity"):

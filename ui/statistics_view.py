@@ -413,7 +413,7 @@ def render_corpus(cap: Capture, settings: Settings, kind: str) -> None:
 
 def render(cap: Capture, settings: Settings) -> None:
     section = st.segmented_control(_("Show"), SECTIONS, format_func=lambda k: _(SECTION_NAMES[k]),
-                                   default=SECTIONS[0], key="stats_section") or SECTIONS[0]
+                                   default=SECTIONS[0], key="stats_section", required=True) or SECTIONS[0]
     kind = choose_kind(cap)
     if len(cap.kinds) > 1:
         st.caption(kind_name(kind))
