@@ -1,19 +1,19 @@
 """The corpus job's throughput and memory: in-process against Ray with 1 and 2 workers, side by side.
 
-    python -m bench.corpus [--sentences 2000] [--model minilm] [--shard-size 250]
+    python -m bench.corpus [--sentences 2000] [--model minilm] [--shard-size 250] [--repeats 1]
 
 Generates ``--sentences`` sentences of 10-40 words (seeded), then runs ``python -m corpus run`` on
-them once per engine, each in its own process: in-process with one torch thread and with every core,
-Ray with one torch thread per worker. Reports the job's own time (reading, tokenising, computing,
-writing; after the model and Ray have started) as sentences per second; when the engine's first
-batch came back (for Ray, the workers' start-up: a process each, the model loaded in it, Ray Data's
-own actors) and the rate from then to the last batch; the whole command's wall time (with Python,
-model and Ray start-up), and the peak resident memory of the job's process (``ru_maxrss`` of that
-child; Ray's workers are other processes, not counted). The in-process job also runs on a second
-corpus size (``--memory-sentences``, default a quarter): flat peak memory means the shards bound it.
-Last, the machine's own ceiling for two workers: the per-batch function alone
-(``corpus.batches.batch_table``, one torch thread, no engine, no files) over the same
-``--ceiling-sentences`` in one process, then in two processes at once.
+them once per engine (``--repeats`` times, in turns, reporting medians), each in its own process:
+in-process with one torch thread and with every core, Ray with one torch thread per worker. Reports
+the job's own time (reading, tokenising, computing, writing; after the model and Ray have started)
+as sentences per second; when the engine's first batch came back (for Ray, the workers' start-up: a
+process each, the model loaded in it, Ray Data's own actors) and the rate from then to the last
+batch; the whole command's wall time (with Python, model and Ray start-up), and the peak resident
+memory of the job's process (``ru_maxrss`` of that child; Ray's workers are other processes, not
+counted). The in-process job also runs on a second corpus size (``--memory-sentences``, default a
+quarter): flat peak memory means the shards bound it. Last, the machine's own ceiling for two
+workers: the per-batch function alone (``corpus.batches.batch_table``, one torch thread, no engine,
+no files) over the same ``--ceiling-sentences`` in one process, then in two processes at once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +108,8 @@ def main() -> None:
     parser.add_argument("--memory-sentences", type=int,
                         help="a second in-process corpus size, for peak memory (default: a quarter of --sentences)")
     parser.add_argument("--ceiling-sentences", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each engine, in turns; the table shows medians (default 1)")
     args = parser.parse_args()
     if args.compute_only:
         print(f"{compute_only(args.compute_only, args.model):.2f}")
@@ -122,8 +126,14 @@ def main() -> None:
         other = root / "other.txt"
         other.write_text("\n".join(sentences(args.memory_sentences or args.sentences // 4)) + "\n",
                          encoding="utf-8")
-        results = {name: run_job(corpus, root / f"out-{i}", args.model, flags, args.shard_size)
-                   for i, (name, flags) in enumerate(engines)}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _flags in engines}
+        for turn in range(args.repeats):
+            # each turn starts one engine later, so no engine always runs first or after the same one
+            for name, flags in engines[turn % len(engines):] + engines[:turn % len(engines)]:
+                out = root / "out"
+                runs[name].append(run_job(corpus, out, args.model, flags, args.shard_size))
+                shutil.rmtree(out)
+        results = {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
         small = run_job(other, root / "out-other", args.model, engines[1][1], args.shard_size)
         few = root / "ceiling.txt"
         few.write_text("\n".join(sentences(args.ceiling_sentences)) + "\n", encoding="utf-8")
@@ -133,7 +143,7 @@ def main() -> None:
         return r["sentences"] / r["job_s"]
 
     base = rate(results[engines[0][0]])
-    rows = [[name, r["sentences"], f"{r['job_s']:.1f}", f"{rate(r):.1f}", f"{rate(r) / base:.2f}",
+    rows = [[name, int(r["sentences"]), f"{r['job_s']:.1f}", f"{rate(r):.1f}", f"{rate(r) / base:.2f}",
              f"{r['first_s']:.1f}", f"{r['steady']:.1f}", f"{r['wall_s']:.1f}", f"{r['rss_mb']:.0f}"]
             for name, r in results.items()]
     ray1, ray2 = results["Ray, 1 worker"], results["Ray, 2 workers"]
@@ -145,10 +155,14 @@ def main() -> None:
     print(f"\nRay, 2 workers: {rate(ray2) / rate(ray1):.2f}x Ray, 1 worker over the whole job; "
           f"{ray2['steady'] / ray1['steady']:.2f}x from the first batch back to the last "
           f"(first batch after {ray1['first_s']:.1f} and {ray2['first_s']:.1f} s).")
+    if args.repeats > 1:
+        turns = list(zip(runs["Ray, 1 worker"], runs["Ray, 2 workers"], strict=True))
+        print("Each turn, whole job: " + ", ".join(f"{a['job_s'] / b['job_s']:.2f}x" for a, b in turns)
+              + "; from the first batch: " + ", ".join(f"{b['steady'] / a['steady']:.2f}x" for a, b in turns))
     every = results[engines[1][0]]
     print(f"In-process peak RSS ({engines[1][0]}): {small['rss_mb']:.0f} MB at {small['sentences']:,} sentences "
           f"({small['sentences'] / small['job_s']:.1f} sentences/s), {every['rss_mb']:.0f} MB at "
-          f"{every['sentences']:,}: {small['rss_mb'] / every['rss_mb']:.2f}x.")
+          f"{int(every['sentences']):,}: {small['rss_mb'] / every['rss_mb']:.2f}x.")
     print(f"At {base:.1f} sentences/s in-process, 1M sentences take {1e6 / base / 3600:.1f} h on one worker.")
     print(f"Ceiling: the per-batch function alone, {args.ceiling_sentences:,} sentences, one thread a process: "
           f"{one:.1f} sentences/s in one process, {two:.1f} in two at once ({two / one:.2f}x).")

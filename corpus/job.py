@@ -10,8 +10,10 @@ an uninterrupted run.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,27 +131,58 @@ def run_job(corpus: CorpusFile, out: str | Path, settings: JobSettings, model: L
     in_order = ShardsInOrder(folder)
     lines = itertools.islice(iter(corpus), limit)
     n_shards = computed = 0
-    try:
-        pending: list[Shard] = []
-        for index, chunk in enumerate(shards_of(lines, settings.shard_size)):
-            n_shards = index + 1
-            if folder.is_done(index, len(chunk), chunk[0].sentence_id, chunk[-1].sentence_id):
-                bar.update(len(chunk), fresh=False)
-                in_order.add(index, None)
-                continue
-            shard = Shard(index, chunk)
-            shard.batches, shard.skipped = plan_batches(model, chunk, settings.batch_size, settings.max_batch_tokens)
-            pending.append(shard)
-            if sum(len(s.lines) for s in pending) >= engine.wave_sentences:
-                computed += run_wave(pending, engine, folder, bar, in_order)
-                pending = []
-        computed += run_wave(pending, engine, folder, bar, in_order)
-    finally:
-        bar.close()
+    stop = threading.Event()
+    steps = planned(lines, settings, model, folder, engine.wave_sentences, stop)
+    # the next step is planned in a thread while this one runs: a wave's tokenising overlaps the wave
+    # before it instead of leaving the workers idle between the two
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-plan") as planner:
+        ahead = planner.submit(next, steps, None)
+        try:
+            while (step := ahead.result()) is not None:
+                ahead = planner.submit(next, steps, None)
+                if isinstance(step, Kept):
+                    bar.update(step.lines, fresh=False)
+                    in_order.add(step.index, None)
+                    n_shards = max(n_shards, step.index + 1)
+                else:
+                    computed += run_wave(step, engine, folder, bar, in_order)
+                    n_shards = max([n_shards, *(s.index + 1 for s in step)])
+        finally:
+            stop.set()  # after an error or Ctrl-C the planner ends at its next shard
+            bar.close()
     folder.keep_only(n_shards)
     result = finish(folder, n_shards, computed, corpus.empty, in_order, time.perf_counter() - start)
     result.first_wait, result.steady_rate = bar.first_wait(), bar.steady_rate()
     return result
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A shard an earlier run finished, whose file is intact."""
+
+    index: int
+    lines: int
+
+
+def planned(lines: Iterator[Line], settings: JobSettings, model: LoadedModel, folder: ResultFolder,
+            wave_sentences: int, stop: threading.Event) -> Iterator[Kept | list[Shard]]:
+    """The job's steps in shard order: each kept shard, and waves of planned shards of at least
+    ``wave_sentences`` lines (the last one shorter); ends early once ``stop`` is set."""
+    pending: list[Shard] = []
+    for index, chunk in enumerate(shards_of(lines, settings.shard_size)):
+        if stop.is_set():
+            return
+        if folder.is_done(index, len(chunk), chunk[0].sentence_id, chunk[-1].sentence_id):
+            yield Kept(index, len(chunk))
+            continue
+        shard = Shard(index, chunk)
+        shard.batches, shard.skipped = plan_batches(model, chunk, settings.batch_size, settings.max_batch_tokens)
+        pending.append(shard)
+        if sum(len(s.lines) for s in pending) >= wave_sentences:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
 
 
 def run_wave(shards: list[Shard], engine: Any, folder: ResultFolder, bar: Progress, in_order: ShardsInOrder) -> int:

@@ -73,8 +73,11 @@ class Summary:
         self.top_values = np.take_along_axis(cand_values, order, 0)
         self.top_ids = np.take_along_axis(cand_ids, order, 0)
         kept = set(np.unique(self.top_ids[~np.isnan(self.top_values)]).tolist())
-        tokens, texts = rows["tokens"].to_numpy(), rows["text"].to_numpy()
-        new = {int(i): (int(tokens[r]), texts[r]) for i, r in zip(ids, first_row, strict=True) if int(i) in kept}
+        # only the kept sentences' first rows: turning every row's text into a Python string cost more
+        # than the rest of this method
+        held = [(int(i), int(r)) for i, r in zip(ids, first_row, strict=True) if int(i) in kept]
+        tokens, texts = rows["tokens"].iloc[[r for _i, r in held]], rows["text"].iloc[[r for _i, r in held]]
+        new = {i: (int(n), t) for (i, _r), n, t in zip(held, tokens, texts, strict=True)}
         self.sentences = {i: s for i, s in {**self.sentences, **new}.items() if i in kept}
 
     def merge(self, count: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:

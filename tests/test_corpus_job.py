@@ -280,6 +280,7 @@ def test_ray_engine_writes_what_in_process_writes(minilm, tmp_path):
     before = os.environ.get("PYTHONPATH")
     with RayEngine("minilm", workers=2, threads=1) as engine:
         assert os.environ.get("PYTHONPATH") == before  # the workers got the checkout; this process is as it was
+        engine.wave_sentences = 16  # a Ray dataset, and its actors, per shard: waves one after another
         result = job(minilm, path, tmp_path / "ray", shard_size=16, batch_size=8, engine=engine)
     assert_same_result(tmp_path / "here", tmp_path / "ray", atol=1e-6)
     assert result.sentences == 40 and result.first_wait > 0 and result.steady_rate > 0
