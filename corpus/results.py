@@ -45,6 +45,33 @@ def moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return count, np.where(count > 0, mean, 0.0), m2
 
 
+def strongest_first(values: np.ndarray, ids: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` highest of ``values (C, G, N_STATS)`` along axis 0 and their ``ids`` (same shape):
+    strongest first, the smaller id first among equal values, NaN past the end; ``min(C, top)`` deep.
+
+    Sorting every candidate along axis 0 cost most of a shard's summary (46 ms of 71 for 1,000 sentences of
+    72 heads); a partition finds each cell's ``top``-th value, and only the candidates at or above it, ties
+    included, are sorted."""
+    c, g, s = values.shape
+    depth = min(c, top)
+    nan = np.isnan(values).reshape(c, g * s).T  # (K, C), K = G * N_STATS cells
+    key = np.where(nan, np.inf, -values.reshape(c, g * s).T)  # (K, C): ascending key = strongest first
+    keep = ~nan
+    if c > depth:
+        keep &= key <= np.partition(key, depth - 1, axis=1)[:, depth - 1:depth]
+    cell, row = np.nonzero(keep)  # (N,) each
+    cand_ids = ids.reshape(c, g * s).T[cell, row]
+    order = np.lexsort((cand_ids, key[cell, row], cell))
+    cell, row, cand_ids = cell[order], row[order], cand_ids[order]
+    rank = np.arange(len(cell)) - np.searchsorted(cell, cell)  # place within its cell, 0 = strongest
+    cell, row, cand_ids, rank = cell[rank < depth], row[rank < depth], cand_ids[rank < depth], rank[rank < depth]
+    top_values = np.full((depth, g * s), np.nan)
+    top_ids = np.zeros((depth, g * s), dtype=np.int64)
+    top_values[rank, cell] = -key[cell, row]
+    top_ids[rank, cell] = cand_ids
+    return top_values.reshape(depth, g, s), top_ids.reshape(depth, g, s)
+
+
 class Summary:
     """Running count, mean and spread, and the ``TOP`` strongest sentences, per head and statistic."""
 
@@ -69,9 +96,7 @@ class Summary:
         # strongest first; among equal values the earlier sentence, so ties never depend on batch order
         cand_values = np.concatenate([self.top_values, values])  # (C, G, N_STATS)
         cand_ids = np.concatenate([self.top_ids, np.broadcast_to(ids[:, None, None], values.shape)])
-        order = np.lexsort((cand_ids, -cand_values), axis=0)[:TOP]  # NaN sorts last
-        self.top_values = np.take_along_axis(cand_values, order, 0)
-        self.top_ids = np.take_along_axis(cand_ids, order, 0)
+        self.top_values, self.top_ids = strongest_first(cand_values, cand_ids, TOP)
         kept = set(np.unique(self.top_ids[~np.isnan(self.top_values)]).tolist())
         # only the kept sentences' first rows: turning every row's text into a Python string cost more
         # than the rest of this method

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from corpus.batches import KIND_ORDER
-from corpus.results import TOP, Summary
+from corpus.results import TOP, Summary, strongest_first
 from model.statistics import STAT_COLUMNS
 from ui.corpus_view import bin_centres
 
@@ -75,6 +75,23 @@ def test_shard_by_shard_equals_all_rows_at_once(n_sentences):
     assert len(top) == len(want_top)
     for column in ("rank", "sentence_id", "value", "tokens", "text", "layer", "head"):
         assert list(top[column]) == list(want_top[column]), column
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_strongest_first_is_a_full_sort_cut_to_the_top(seed):
+    rng = np.random.default_rng(seed)
+    for candidates in (1, TOP - 1, TOP, TOP + 1, 3 * TOP, 500):
+        values = rng.integers(0, 4, size=(candidates, 6, 5)) / 4  # few distinct values: most tie
+        values[rng.random(values.shape) < 0.3] = np.nan
+        values[:, 0, 0] = np.nan  # a cell with no values at all
+        ids = rng.permutation(10 * values.size)[:values.size].reshape(values.shape)
+        order = np.lexsort((ids, -values), axis=0)[:TOP]  # every candidate sorted: NaN last, then by id
+        want_values, want_ids = np.take_along_axis(values, order, 0), np.take_along_axis(ids, order, 0)
+        got_values, got_ids = strongest_first(values, ids, TOP)
+        assert got_values.shape == got_ids.shape == (min(candidates, TOP), 6, 5)
+        np.testing.assert_array_equal(got_values, want_values)  # NaN where the other has NaN
+        held = ~np.isnan(want_values)
+        assert held.sum() > 0 and (got_ids[held] == want_ids[held]).all()
 
 
 def test_ties_go_to_the_earlier_sentence_in_any_shard_order():
